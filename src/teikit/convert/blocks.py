@@ -1,0 +1,40 @@
+"""Which TEI elements start a block of their own, shared by the text and HTML converters."""
+
+from __future__ import annotations
+
+from teikit.xmlutil import tei
+
+#: Elements whose content is a paragraph-like block of running text.
+BLOCKS = frozenset(
+    tei(n)
+    for n in (
+        "p", "ab", "head", "dateline", "salute", "signed", "byline", "docAuthor", "docDate",
+        "docTitle", "titlePart", "trailer", "epigraph", "argument", "postscript", "address",
+        "addrLine", "item", "label", "l", "speaker", "stage", "sp", "figDesc", "caption",
+        "row", "bibl", "biblStruct", "opener", "closer", "quote", "cit", "lg", "list",
+        "listBibl", "table", "figure", "div", "div1", "div2", "div3", "div4", "div5", "div6",
+        "div7", "body", "front", "back", "group", "text", "floatingText", "titlePage",
+        "castList", "castItem", "person", "org", "place", "event", "entry", "fw", "egXML",
+        "eg", "listPerson", "listOrg", "listPlace", "listEvent", "u", "lem", "app",
+    )
+)
+
+#: Blocks whose children are blocks too; their own loose text is rare but still kept.
+CONTAINERS = frozenset(
+    tei(n)
+    for n in (
+        "div", "div1", "div2", "div3", "div4", "div5", "div6", "div7", "body", "front",
+        "back", "group", "text", "floatingText", "list", "listBibl", "lg", "table", "sp",
+        "opener", "closer", "figure", "titlePage", "castList", "cit", "listPerson",
+        "listOrg", "listPlace", "listEvent", "app",
+    )
+)
+
+
+def is_block(tag: object, parent_tag: object = None) -> bool:
+    """``quote``, ``bibl`` and ``address`` are blocks only when they stand between blocks."""
+    if tag not in BLOCKS:
+        return False
+    if tag in (tei("quote"), tei("bibl"), tei("cit"), tei("address"), tei("label")):
+        return parent_tag in CONTAINERS or parent_tag in (tei("note"),)
+    return True

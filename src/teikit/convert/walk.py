@@ -1,0 +1,66 @@
+"""The one traversal every converter uses.
+
+lxml stores the text *after* an element in that element's ``tail``; code that walks the
+tree ad hoc tends to drop tails, or emit them twice, or emit them inside a subtree it
+meant to skip. :func:`walk` yields a flat stream of start / text / end events in which
+each piece of text appears exactly once, in document order, including the tails of
+skipped elements, comments and processing instructions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+from lxml import etree
+
+EventKind = Literal["start", "text", "end"]
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """``start``/``end`` carry the element; ``text`` carries the string and its parent."""
+
+    kind: EventKind
+    node: etree._Element
+    text: str = ""
+
+
+def walk(
+    root: etree._Element,
+    skip: Callable[[etree._Element], bool] | None = None,
+) -> Iterator[Event]:
+    """Yield events for ``root``'s subtree; ``skip(el)`` true omits el and its content.
+
+    A skipped element yields no events at all, but its tail still follows as text of its
+    parent: skipping an element never swallows the words after it.
+    """
+    walker = etree.iterwalk(root, events=("start", "end", "comment", "pi"))
+    skipped: etree._Element | None = None
+    for action, node in walker:
+        if action in ("comment", "pi"):
+            # Not text, but what follows them is.
+            if node.tail:
+                parent = node.getparent()
+                if parent is not None:
+                    yield Event("text", parent, node.tail)
+            continue
+        if action == "start":
+            if skip is not None and node is not root and skip(node):
+                # iterwalk still sends this element's "end"; its tail is emitted there.
+                walker.skip_subtree()
+                skipped = node
+                continue
+            yield Event("start", node)
+            if node.text:
+                yield Event("text", node, node.text)
+            continue
+        if node is skipped:
+            skipped = None
+        else:
+            yield Event("end", node)
+        if node is not root and node.tail:
+            parent = node.getparent()
+            if parent is not None:
+                yield Event("text", parent, node.tail)

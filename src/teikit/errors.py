@@ -1,0 +1,24 @@
+"""Exceptions that cross the library boundary.
+
+Problems *in the input files* are never raised: they become :class:`~teikit.Diagnostic`
+values. Exceptions are for problems with how teikit was asked to work (a schema that
+cannot be read, an option that makes no sense), which end a run with exit code 2.
+"""
+
+from __future__ import annotations
+
+
+class TeikitError(Exception):
+    """Base class: anything teikit raises on purpose."""
+
+
+class UsageError(TeikitError):
+    """The caller asked for something impossible (bad option, missing path)."""
+
+
+class SchemaError(TeikitError):
+    """A schema could not be read or compiled; no file can be checked against it."""
+
+
+class InputError(TeikitError):
+    """An input cannot be processed at all (used where a Diagnostic has no place)."""

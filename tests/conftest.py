@@ -1,0 +1,23 @@
+"""Shared test helpers: where the real data lives and how to behave when it does not."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+LETTER = ROOT / "tei" / "frus1964-68v29p2-d62.xml"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def shared_path(*parts: str) -> Path:
+    """A path under ``../shared``; skip when it is absent, but fail in CI where it must exist."""
+    path = ROOT.parent.joinpath("shared", *parts)
+    if not path.exists():
+        reason = f"{path} is missing: tests on the shared corpus and schemas need ../shared"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(reason + " (and CI=true)")
+        pytest.skip(reason)
+    return path
