@@ -1,0 +1,688 @@
+"""ISO Schematron: teikit compiles the schema into XSLT 3.0 and runs it with SaxonC-HE.
+
+No Schematron compiler for Python 3.11 is packaged, so this module is one: it reads the
+``.sch`` (or the ``sch:pattern`` elements embedded in a RELAX NG schema, as TEI ODDs
+generate them) with lxml, resolves ``include``, abstract rules (``extends``) and abstract
+patterns (``is-a`` + ``param``), keeps the patterns of the chosen phase, and writes one
+XSLT stylesheet:
+
+* every pattern is a mode; each rule is a template in that mode whose priority falls in
+  document order, so the first matching rule of a pattern fires for a node and the
+  traversal continues into attributes and children;
+* every failed ``assert`` and successful ``report`` emits a small result element carrying
+  the check's index, ``path()`` of the node and the evaluated message and diagnostics;
+* every rule body sits in ``xsl:try``: an expression that fails at run time becomes an
+  ``sch.error`` finding instead of passing silently.
+
+Saxon never reads the checked file: the lxml tree (already parsed safely) is serialized
+and handed over as text, with the file's URI as its base URI. ``path()`` results are
+turned back into lxml elements to report line numbers.
+
+Semantics worth knowing: ``role`` maps error/fatal to error, warning/warn/nonfatal to
+warning, info/information to info (anything else: error). Relative URIs in the schema's
+own expressions (``doc('x.xml')``) resolve against the schema file; ``base-uri(/)`` is the
+checked file's URI.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+
+from teikit.diagnostics import Diagnostic, Severity
+from teikit.errors import SchemaError
+from teikit.loading import Document, make_parser
+
+SCH = "http://purl.oclc.org/dsdl/schematron"
+XSL = "http://www.w3.org/1999/XSL/Transform"
+RNG = "http://relaxng.org/ns/structure/1.0"
+XS = "http://www.w3.org/2001/XMLSchema"
+ERR = "http://www.w3.org/2005/xqt-errors"
+#: Namespace of the result elements the generated stylesheet writes.
+OUT = "urn:x-teikit:schematron-result"
+
+_QUERY_BINDINGS = {"xslt": "1.0", "xslt1": "1.0", "xslt2": "2.0", "xslt3": "3.0"}
+_TOP_LEVEL_XSL = {"function", "key", "param", "variable"}
+_ROLES = {
+    "error": Severity.ERROR,
+    "fatal": Severity.ERROR,
+    "warning": Severity.WARNING,
+    "warn": Severity.WARNING,
+    "nonfatal": Severity.WARNING,
+    "info": Severity.INFO,
+    "information": Severity.INFO,
+    "informational": Severity.INFO,
+}
+_SPACE = re.compile(r"\s+")
+
+
+def _q(ns: str, local: str) -> str:
+    return f"{{{ns}}}{local}"
+
+
+def _sch(local: str) -> str:
+    return _q(SCH, local)
+
+
+def _xsl(local: str) -> str:
+    return _q(XSL, local)
+
+
+def _out(local: str) -> str:
+    return _q(OUT, local)
+
+
+def severity_of(role: str | None) -> Severity:
+    """Map a Schematron ``role`` to a severity (unknown or absent roles are errors)."""
+    if not role:
+        return Severity.ERROR
+    return _ROLES.get(role.strip().lower(), Severity.ERROR)
+
+
+# --------------------------------------------------------------------------------------
+# Reading the schema
+
+
+def _parse(path: Path) -> etree._Element:
+    """Parse a schema file: no network, no DTD, comments kept out of messages later."""
+    try:
+        return etree.parse(str(path), make_parser()).getroot()
+    except OSError as exc:
+        raise SchemaError(f"{path}: cannot read schema ({exc})") from None
+    except etree.XMLSyntaxError as exc:
+        raise SchemaError(f"{path}: schema is not well-formed XML: {exc}") from None
+
+
+def _adopt(elem: etree._Element) -> etree._Element:
+    """Copy ``elem`` keeping *all* in-scope namespaces.
+
+    lxml's deepcopy keeps only the declarations that element names use; XPath strings in
+    attributes need the others too (``context="tei:p"`` with ``tei`` declared far above).
+    """
+    new = etree.Element(elem.tag, dict(elem.attrib), nsmap=dict(elem.nsmap))
+    new.text = elem.text
+    for child in elem:
+        new.append(copy.deepcopy(child))
+    new.tail = elem.tail
+    return new
+
+
+def extract_embedded_schematron(rng_path: Path | str) -> etree._Element:
+    """Build an ISO ``sch:schema`` from the ``sch:ns`` and ``sch:pattern`` in a RELAX NG file.
+
+    TEI ODD processors embed the constraints of an ODD this way; the result uses
+    ``queryBinding="xslt2"`` as TEI's constraints are written in XPath 2.
+    """
+    root = _parse(Path(rng_path))
+    return _embedded_from(root)
+
+
+def _embedded_from(root: etree._Element) -> etree._Element:
+    schema = etree.Element(_sch("schema"), {"queryBinding": "xslt2"}, nsmap={"sch": SCH})
+    for elem in root.iter(_sch("ns")):
+        schema.append(_adopt(elem))
+    for elem in root.iter(_sch("pattern")):
+        if any(a.tag == _sch("pattern") for a in elem.iterancestors()):
+            continue
+        schema.append(_adopt(elem))
+    for elem in root.iter(_sch("diagnostics")):
+        schema.append(_adopt(elem))
+    for elem in schema:
+        elem.tail = None
+    return schema
+
+
+def _resolve_includes(elem: etree._Element, base: Path, seen: tuple[Path, ...]) -> None:
+    """Replace every ``sch:include`` by the element it points at (file-relative)."""
+    for inc in list(elem.iter(_sch("include"))):
+        href = inc.get("href")
+        if not href:
+            raise SchemaError(f"{base}: <include> without @href")
+        file_part, _, fragment = href.partition("#")
+        target = (base.parent / file_part).resolve() if file_part else base
+        if target in seen:
+            raise SchemaError(f"{base}: include cycle through {target}")
+        included = _parse(target)
+        _resolve_includes(included, target, (*seen, target))
+        if fragment:
+            found = included.xpath("//*[@id=$i or @xml:id=$i]", i=fragment)
+            if not isinstance(found, list) or not found:
+                raise SchemaError(f"{base}: include {href!r}: no element with id {fragment!r}")
+            included = found[0]  # type: ignore[assignment]
+        new = _adopt(included)
+        new.tail = inc.tail
+        parent = inc.getparent()
+        if parent is None:
+            raise SchemaError(f"{base}: <include> cannot be the root element")
+        parent.replace(inc, new)
+
+
+# --------------------------------------------------------------------------------------
+# Expanding abstract rules and patterns
+
+
+def _expand_extends(schema: etree._Element, where: str) -> None:
+    abstract = {
+        r.get("id"): r for r in schema.iter(_sch("rule")) if r.get("abstract") == "true"
+    }
+
+    def expand(rule: etree._Element, stack: tuple[str, ...]) -> None:
+        for ext in list(rule.iterchildren(_sch("extends"))):
+            ref = ext.get("rule")
+            if ref is None:
+                raise SchemaError(f"{where}: <extends> needs @rule (extends/@href is not supported)")
+            base = abstract.get(ref)
+            if base is None:
+                raise SchemaError(f"{where}: <extends rule={ref!r}>: no abstract rule {ref!r}")
+            if ref in stack:
+                raise SchemaError(f"{where}: abstract rule {ref!r} extends itself")
+            expand(base, (*stack, ref))
+            index = rule.index(ext)
+            rule.remove(ext)
+            for offset, child in enumerate(c for c in base if isinstance(c.tag, str)):
+                rule.insert(index + offset, _adopt(child))
+
+    for rule in list(schema.iter(_sch("rule"))):
+        expand(rule, (rule.get("id") or "",))
+
+
+def _substitute(value: str, params: dict[str, str]) -> str:
+    for name in sorted(params, key=len, reverse=True):
+        value = re.sub(
+            r"\$" + re.escape(name) + r"(?![\w.\-])", lambda _m, n=name: params[n], value
+        )
+    return value
+
+
+def _instantiate(schema: etree._Element, where: str) -> list[etree._Element]:
+    """Concrete patterns in schema order, abstract ones instantiated for each ``is-a``."""
+    patterns = [p for p in schema.iterchildren(_sch("pattern"))]
+    abstract = {p.get("id"): p for p in patterns if p.get("abstract") == "true"}
+    concrete: list[etree._Element] = []
+    for pattern in patterns:
+        if pattern.get("abstract") == "true":
+            continue
+        ref = pattern.get("is-a")
+        if ref is None:
+            concrete.append(pattern)
+            continue
+        base = abstract.get(ref)
+        if base is None:
+            raise SchemaError(f"{where}: pattern is-a={ref!r}: no abstract pattern {ref!r}")
+        params = {
+            p.get("name", ""): p.get("value", "") for p in pattern.iterchildren(_sch("param"))
+        }
+        new = _adopt(base)
+        del new.attrib["abstract"]
+        new.attrib.pop("id", None)
+        if pattern.get("id"):
+            new.set("id", pattern.get("id", ""))
+        for elem in new.iter():
+            for key, value in elem.attrib.items():
+                elem.set(key, _substitute(value, params))
+        concrete.append(new)
+    return concrete
+
+
+def _active_patterns(
+    schema: etree._Element, patterns: list[etree._Element], phase: str | None, where: str
+) -> tuple[list[etree._Element], etree._Element | None]:
+    chosen = phase if phase is not None else schema.get("defaultPhase")
+    if chosen == "#DEFAULT":
+        chosen = schema.get("defaultPhase")
+    if chosen is None or chosen == "#ALL":
+        return patterns, None
+    phases = {p.get("id"): p for p in schema.iterchildren(_sch("phase"))}
+    element = phases.get(chosen)
+    if element is None:
+        known = ", ".join(sorted(k for k in phases if k)) or "none"
+        raise SchemaError(f"{where}: no phase {chosen!r} (phases: {known})")
+    wanted = {a.get("pattern") for a in element.iterchildren(_sch("active"))}
+    ids = {p.get("id") for p in patterns}
+    missing = sorted(w for w in wanted if w not in ids and w)
+    if missing:
+        raise SchemaError(f"{where}: phase {chosen!r} activates unknown pattern(s) {missing}")
+    return [p for p in patterns if p.get("id") in wanted], element
+
+
+# --------------------------------------------------------------------------------------
+# Generating XSLT
+
+
+@dataclass(frozen=True, slots=True)
+class _Check:
+    kind: str
+    severity: Severity
+    ident: str | None
+    pattern: str
+    rule: str
+
+
+class _Generator:
+    """Writes the XSLT for one schema; remembers what each emitted index stands for."""
+
+    def __init__(self, schema: etree._Element, where: str) -> None:
+        self.schema = schema
+        self.where = where
+        binding = (schema.get("queryBinding") or "xslt").strip().lower()
+        if binding not in _QUERY_BINDINGS:
+            raise SchemaError(
+                f"{where}: queryBinding {binding!r} is not supported (use xslt, xslt2 or xslt3)"
+            )
+        self.version = _QUERY_BINDINGS[binding]
+        self.ns: dict[str, str] = {}
+        for decl in schema.iterchildren(_sch("ns")):
+            prefix, uri = decl.get("prefix"), decl.get("uri")
+            if not prefix or uri is None:
+                raise SchemaError(f"{where}: <ns> needs @prefix and @uri")
+            self.ns[prefix] = uri
+        self.diagnostics = {
+            d.get("id"): d
+            for ds in schema.iterchildren(_sch("diagnostics"))
+            for d in ds.iterchildren(_sch("diagnostic"))
+        }
+        self.checks: list[_Check] = []
+        self.rules: list[str] = []
+        self.global_names = [
+            e.get("name")
+            for e in schema.iter(_sch("let"), _xsl("variable"), _xsl("param"))
+            if e.getparent() is schema
+            or (e.getparent() is not None and e.getparent().tag in (_sch("pattern"), _sch("phase")))
+        ]
+
+    def nsmap(self, src: etree._Element) -> dict[str, str]:
+        """In-scope prefixes of a schema element, with ``sch:ns`` declarations winning."""
+        found = {k: v for k, v in src.nsmap.items() if k}
+        found.update(self.ns)
+        return found
+
+    def sub(
+        self, parent: etree._Element, tag: str, src: etree._Element | None = None, **attrs: str
+    ) -> etree._Element:
+        nsmap: dict[str | None, str] | None = None
+        if src is not None:
+            nsmap = {k: v for k, v in self.nsmap(src).items() if parent.nsmap.get(k) != v}
+        return etree.SubElement(parent, tag, attrs, nsmap=nsmap or None)
+
+    def build(
+        self, patterns: list[etree._Element], phase: etree._Element | None
+    ) -> etree._Element:
+        root_ns: dict[str | None, str] = {"xsl": XSL, "xs": XS}
+        root_ns.update(self.ns)
+        root_ns.update({"tkerr": ERR, "tkout": OUT})
+        sheet = etree.Element(
+            _xsl("stylesheet"),
+            {"version": "3.0", "exclude-result-prefixes": "#all"},
+            nsmap=root_ns,
+        )
+        etree.SubElement(sheet, _xsl("output"), {"method": "xml", "indent": "no"})
+        for child in self.schema:
+            if (
+                isinstance(child.tag, str)
+                and etree.QName(child).namespace == XSL
+                and etree.QName(child).localname in _TOP_LEVEL_XSL
+            ):
+                sheet.append(_adopt(child))
+        for let in self.schema.iterchildren(_sch("let")):
+            self.let(sheet, let)
+        if phase is not None:
+            for let in phase.iterchildren(_sch("let")):
+                self.let(sheet, let)
+
+        main = etree.SubElement(sheet, _xsl("template"), {"match": "/"})
+        out = etree.SubElement(main, _out("results"))
+        for number, pattern in enumerate(patterns, 1):
+            etree.SubElement(
+                out, _xsl("apply-templates"), {"select": ".", "mode": f"teikit-start-{number}"}
+            )
+            self.pattern(sheet, pattern, number)
+        return sheet
+
+    def let(self, parent: etree._Element, let: etree._Element, tag: str = "variable") -> None:
+        name = let.get("name")
+        if not name:
+            raise SchemaError(f"{self.where}: <let> without @name")
+        var = self.sub(parent, _xsl(tag), let, name=name)
+        if let.get("value") is not None:
+            var.set("select", let.get("value", ""))
+        else:
+            for child in let:
+                var.append(_adopt(child))
+            if not len(var):
+                var.set("select", "()")
+
+    def pattern(self, sheet: etree._Element, pattern: etree._Element, number: int) -> None:
+        mode = f"teikit-p{number}"
+        label = pattern.get("id") or f"pattern {number}"
+        start = self.sub(sheet, _xsl("template"), pattern, match="/", mode=f"teikit-start-{number}")
+        lets = []
+        for let in pattern.iterchildren(_sch("let")):
+            # A name used once in the schema becomes a global variable (usable in rule
+            # contexts too); a name several patterns declare is passed as a tunnel parameter.
+            if self.global_names.count(let.get("name")) == 1:
+                self.let(sheet, let)
+            else:
+                self.let(start, let)
+                lets.append(let)
+        apply = etree.SubElement(start, _xsl("apply-templates"), {"select": ".", "mode": mode})
+        for let in lets:
+            etree.SubElement(
+                apply,
+                _xsl("with-param"),
+                {"name": let.get("name", ""), "select": "$" + let.get("name", ""), "tunnel": "yes"},
+            )
+        rules = [
+            r for r in pattern.iterchildren(_sch("rule")) if r.get("abstract") != "true"
+        ]
+        for index, rule in enumerate(rules):
+            self.rule(sheet, rule, mode, label, lets, priority=len(rules) - index)
+        # Nodes no rule matches: visit attributes and children.
+        recurse = etree.SubElement(
+            sheet,
+            _xsl("template"),
+            {"match": "document-node() | element()", "mode": mode, "priority": "-1000"},
+        )
+        etree.SubElement(recurse, _xsl("apply-templates"), {"select": "@* | node()", "mode": mode})
+        etree.SubElement(
+            sheet,
+            _xsl("template"),
+            {"match": "@* | text() | comment() | processing-instruction()", "mode": mode,
+             "priority": "-1000"},
+        )
+
+    def rule(
+        self,
+        sheet: etree._Element,
+        rule: etree._Element,
+        mode: str,
+        pattern: str,
+        lets: list[etree._Element],
+        priority: int,
+    ) -> None:
+        context = rule.get("context")
+        if not context:
+            raise SchemaError(f"{self.where}: pattern {pattern!r}: a rule without @context")
+        rule_label = f"rule {rule.get('id')!r}" if rule.get("id") else f"rule context={context!r}"
+        rule_index = len(self.rules)
+        self.rules.append(f"pattern {pattern!r}, {rule_label}")
+        template = self.sub(
+            sheet, _xsl("template"), rule, match=context, mode=mode, priority=str(1000 + priority)
+        )
+        if self.version == "1.0":
+            template.set("version", "1.0")
+        for let in lets:
+            etree.SubElement(
+                template, _xsl("param"), {"name": let.get("name", ""), "tunnel": "yes"}
+            )
+        attempt = etree.SubElement(template, _xsl("try"))
+        for child in rule:
+            if not isinstance(child.tag, str):
+                continue
+            if child.tag == _sch("let"):
+                self.let(attempt, child)
+            elif child.tag in (_sch("assert"), _sch("report")):
+                self.check(attempt, child, rule, pattern, rule_label)
+        catch = etree.SubElement(attempt, _xsl("catch"))
+        err = etree.SubElement(catch, _out("error"), {"r": str(rule_index)})
+        etree.SubElement(err, _xsl("attribute"), {"name": "path", "select": "path()"})
+        etree.SubElement(
+            err,
+            _xsl("value-of"),
+            {"select": "string-join(($tkerr:code ! string(), $tkerr:description), ': ')"},
+        )
+        etree.SubElement(
+            template, _xsl("apply-templates"), {"select": "@* | node()", "mode": "#current"}
+        )
+
+    def check(
+        self,
+        parent: etree._Element,
+        check: etree._Element,
+        rule: etree._Element,
+        pattern: str,
+        rule_label: str,
+    ) -> None:
+        kind = etree.QName(check).localname
+        test = check.get("test")
+        if test is None:
+            raise SchemaError(f"{self.where}: {rule_label}: <{kind}> without @test")
+        role = check.get("role") or rule.get("role")
+        index = len(self.checks)
+        self.checks.append(
+            _Check(kind, severity_of(role), check.get("id") or rule.get("id"), pattern, rule_label)
+        )
+        cond = self.sub(
+            parent, _xsl("if"), check, test=f"not({test})" if kind == "assert" else test
+        )
+        found = etree.SubElement(cond, _out("found"), {"c": str(index)})
+        subject = check.get("subject") or rule.get("subject")
+        node = f"(({subject})[1], .)[1]" if subject else "."
+        etree.SubElement(found, _xsl("attribute"), {"name": "path", "select": f"path({node})"})
+        self.content(etree.SubElement(found, _out("text")), check)
+        for ref in (check.get("diagnostics") or "").split():
+            diagnostic = self.diagnostics.get(ref)
+            if diagnostic is None:
+                raise SchemaError(f"{self.where}: {rule_label}: no diagnostic with id {ref!r}")
+            self.content(etree.SubElement(found, _out("diagnostic")), diagnostic)
+
+    def content(self, out: etree._Element, src: etree._Element) -> None:
+        """Turn mixed assertion content into literal text and ``xsl:value-of``."""
+        self.text(out, src.text)
+        for child in src:
+            if child.tag == _sch("value-of"):
+                self.sub(out, _xsl("value-of"), child, select=child.get("select", "."))
+            elif child.tag == _sch("name"):
+                self.sub(out, _xsl("value-of"), child, select=f"name({child.get('path', '.')})")
+            elif isinstance(child.tag, str):
+                self.content(out, child)
+            self.text(out, child.tail)
+
+    @staticmethod
+    def text(out: etree._Element, value: str | None) -> None:
+        if value:
+            etree.SubElement(out, _xsl("text")).text = value
+
+
+# --------------------------------------------------------------------------------------
+# Running
+
+
+@cache
+def _processor() -> Any:
+    """One Saxon processor per process (creating several is slow and unsupported)."""
+    from saxonche import PySaxonProcessor
+
+    return PySaxonProcessor(license=False)
+
+
+_SAXON_LOCK = threading.Lock()
+
+
+@dataclass(slots=True)
+class CompiledSchematron:
+    """A compiled Schematron schema; ``xslt`` is the generated stylesheet, for debugging."""
+
+    schema: str
+    xslt: str
+    executable: Any
+    checks: tuple[_Check, ...]
+    rules: tuple[str, ...]
+    prefixes: dict[str, str]
+
+    def check(self, doc: Document) -> Iterator[Diagnostic]:
+        """Run every active pattern over ``doc``."""
+        with _SAXON_LOCK:
+            try:
+                output = self._transform(doc)
+            except Exception as exc:  # Saxon's own exception type is not importable reliably
+                yield Diagnostic(
+                    doc.display,
+                    0,
+                    0,
+                    Severity.ERROR,
+                    "sch.error",
+                    f"Schematron could not run: {_clean(str(exc))}",
+                    schema=self.schema,
+                )
+                return
+        results = etree.fromstring(output.encode("utf-8"), make_parser())
+        locator = _Locator(doc, self.prefixes)
+        errors_seen: set[tuple[str, str]] = set()
+        for item in results:
+            path = item.get("path", "")
+            line, xpath = locator.locate(path)
+            if item.tag == _out("error"):
+                rule = self.rules[int(item.get("r", "0"))]
+                reason = _normalize(item.text or "")
+                if (rule, reason) in errors_seen:
+                    continue
+                errors_seen.add((rule, reason))
+                yield Diagnostic(
+                    doc.display,
+                    line,
+                    0,
+                    Severity.ERROR,
+                    "sch.error",
+                    f"{rule} failed to evaluate: {reason}",
+                    xpath=xpath,
+                    schema=self.schema,
+                )
+                continue
+            check = self.checks[int(item.get("c", "0"))]
+            parts = [_normalize("".join(part.itertext())) for part in item]
+            message = " ".join(p for p in parts if p)
+            if check.ident:
+                message = f"{message} [{check.ident}]"
+            yield Diagnostic(
+                doc.display,
+                line,
+                0,
+                check.severity,
+                f"sch.{check.kind}",
+                message,
+                xpath=xpath,
+                schema=self.schema,
+            )
+
+    def _transform(self, doc: Document) -> str:
+        builder = _processor().new_document_builder()
+        builder.set_base_uri(doc.path.resolve().as_uri())
+        node = builder.parse_xml(xml_text=_serialize(doc), encoding="UTF-8")
+        return str(self.executable.transform_to_string(xdm_node=node))
+
+
+def _serialize(doc: Document) -> str:
+    """The document without its DOCTYPE (Saxon must not fetch a DTD lxml refused)."""
+    root = doc.root
+    before = reversed(list(root.itersiblings(preceding=True)))
+    after = root.itersiblings()
+    parts = [etree.tostring(n, encoding="unicode", with_tail=False) for n in before]
+    parts.append(etree.tostring(root, encoding="unicode", with_tail=False))
+    parts.extend(etree.tostring(n, encoding="unicode", with_tail=False) for n in after)
+    return "\n".join(parts)
+
+
+def _normalize(text: str) -> str:
+    return _SPACE.sub(" ", text).strip()
+
+
+def _clean(message: str) -> str:
+    return _normalize(message)
+
+
+_STEP = re.compile(r"/(@?Q\{[^}]*\}[^/\[]*(?:\[\d+\])?|[^/]+)")
+_QSTEP = re.compile(r"Q\{(?P<uri>[^}]*)\}(?P<local>[^\[]+)(?:\[(?P<pos>\d+)\])?")
+
+
+class _Locator:
+    """Turns ``fn:path()`` results back into lxml elements (line) and prefixed paths."""
+
+    def __init__(self, doc: Document, prefixes: dict[str, str]) -> None:
+        self.root = doc.root
+        self.prefix = {uri: p for p, uri in reversed(list(prefixes.items()))}
+        for p, uri in self.root.nsmap.items():
+            if p:
+                self.prefix.setdefault(uri, p)
+        self.cache: dict[str, tuple[int, str | None]] = {}
+
+    def name(self, uri: str, local: str) -> str:
+        if not uri:
+            return local
+        prefix = self.prefix.get(uri)
+        return f"{prefix}:{local}" if prefix else f"Q{{{uri}}}{local}"
+
+    def locate(self, path: str) -> tuple[int, str | None]:
+        if path not in self.cache:
+            self.cache[path] = self._locate(path)
+        return self.cache[path]
+
+    def _locate(self, path: str) -> tuple[int, str | None]:
+        if not path.startswith("/"):
+            return 0, path or None  # a node outside the checked document
+        current: etree._Element | None = None
+        shown: list[str] = []
+        for step in _STEP.findall(path):
+            match = _QSTEP.fullmatch(step.lstrip("@"))
+            if step.startswith("@"):
+                shown.append("@" + self.name(match["uri"], match["local"]) if match else step)
+                break
+            if match is None:
+                shown.append(step)  # text()[n], comment()[n], ...: report the parent's line
+                break
+            tag = f"{{{match['uri']}}}{match['local']}" if match["uri"] else match["local"]
+            position = int(match["pos"] or 1)
+            candidates = [self.root] if current is None else list(current.iterchildren(tag))
+            if current is None and self.root.tag != tag:
+                candidates = []
+            if position > len(candidates):
+                break
+            current = candidates[position - 1]
+            shown.append(f"{self.name(match['uri'], match['local'])}[{position}]")
+        line = (current if current is not None else self.root).sourceline or 0
+        return line, "/" + "/".join(shown)
+
+
+def compile_schematron(path: Path, phase: str | None = None) -> CompiledSchematron:
+    """Compile an ISO Schematron schema (or the Schematron embedded in a ``.rng``).
+
+    ``phase`` selects a phase by id (``#ALL`` for every pattern); without it the schema's
+    ``defaultPhase`` applies. A schema that cannot be read or compiled raises SchemaError.
+    """
+    path = Path(path)
+    where = str(path)
+    root = _parse(path)
+    if root.tag == _q(RNG, "grammar") or etree.QName(root).namespace == RNG:
+        schema = _embedded_from(root)
+    elif root.tag == _sch("schema"):
+        schema = root
+        _resolve_includes(schema, path.resolve(), (path.resolve(),))
+    else:
+        raise SchemaError(f"{where}: not an ISO Schematron schema (root is {root.tag!r})")
+    _expand_extends(schema, where)
+    patterns = _instantiate(schema, where)
+    active, phase_elem = _active_patterns(schema, patterns, phase, where)
+    generator = _Generator(schema, where)
+    sheet = generator.build(active, phase_elem)
+    xslt = etree.tostring(sheet, encoding="unicode")
+    with _SAXON_LOCK:
+        processor = _processor()
+        builder = processor.new_document_builder()
+        builder.set_base_uri(path.resolve().as_uri())
+        try:
+            node = builder.parse_xml(xml_text=xslt, encoding="UTF-8")
+            executable = processor.new_xslt30_processor().compile_stylesheet(stylesheet_node=node)
+        except Exception as exc:  # PySaxonApiError
+            raise SchemaError(f"{where}: cannot compile Schematron: {_clean(str(exc))}") from None
+    if executable is None:
+        raise SchemaError(f"{where}: cannot compile Schematron (Saxon gave no reason)")
+    return CompiledSchematron(
+        where, xslt, executable, tuple(generator.checks), tuple(generator.rules), generator.ns
+    )
