@@ -161,6 +161,10 @@ def _render_flow(root: etree._Element, target: etree._Element, state: _State) ->
             parent = el.getparent()
             block = is_block(tag, parent.tag if parent is not None else None)
             node = _open(el, block, div_depth, state)
+            if node.tag == "a" and any(n.tag == "a" for n in stack):
+                # HTML forbids a link inside a link: keep the anchor id, drop the href.
+                node.tag = "span"
+                node.attrib.pop("href", None)
             stack[-1].append(node)
             stack.append(node)
         elif el is not root:

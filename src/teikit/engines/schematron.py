@@ -156,7 +156,10 @@ def _resolve_includes(elem: etree._Element, base: Path, seen: tuple[Path, ...]) 
             found = included.xpath("//*[@id=$i or @xml:id=$i]", i=fragment)
             if not isinstance(found, list) or not found:
                 raise SchemaError(f"{base}: include {href!r}: no element with id {fragment!r}")
-            included = found[0]  # type: ignore[assignment]
+            first = found[0]
+            if not isinstance(first, etree._Element):
+                raise SchemaError(f"{base}: include {href!r}: {fragment!r} is not an element")
+            included = first
         new = _adopt(included)
         new.tail = inc.tail
         parent = inc.getparent()
@@ -170,15 +173,15 @@ def _resolve_includes(elem: etree._Element, base: Path, seen: tuple[Path, ...]) 
 
 
 def _expand_extends(schema: etree._Element, where: str) -> None:
-    abstract = {
-        r.get("id"): r for r in schema.iter(_sch("rule")) if r.get("abstract") == "true"
-    }
+    abstract = {r.get("id"): r for r in schema.iter(_sch("rule")) if r.get("abstract") == "true"}
 
     def expand(rule: etree._Element, stack: tuple[str, ...]) -> None:
         for ext in list(rule.iterchildren(_sch("extends"))):
             ref = ext.get("rule")
             if ref is None:
-                raise SchemaError(f"{where}: <extends> needs @rule (extends/@href is not supported)")
+                raise SchemaError(
+                    f"{where}: <extends> needs @rule (extends/@href is not supported)"
+                )
             base = abstract.get(ref)
             if base is None:
                 raise SchemaError(f"{where}: <extends rule={ref!r}>: no abstract rule {ref!r}")
@@ -195,16 +198,16 @@ def _expand_extends(schema: etree._Element, where: str) -> None:
 
 
 def _substitute(value: str, params: dict[str, str]) -> str:
-    for name in sorted(params, key=len, reverse=True):
-        value = re.sub(
-            r"\$" + re.escape(name) + r"(?![\w.\-])", lambda _m, n=name: params[n], value
-        )
-    return value
+    if not params:
+        return value
+    names = "|".join(re.escape(n) for n in sorted(params, key=len, reverse=True))
+    pattern = re.compile(r"\$(" + names + r")(?![\w.\-])")
+    return pattern.sub(lambda m: params[m.group(1)], value)
 
 
 def _instantiate(schema: etree._Element, where: str) -> list[etree._Element]:
     """Concrete patterns in schema order, abstract ones instantiated for each ``is-a``."""
-    patterns = [p for p in schema.iterchildren(_sch("pattern"))]
+    patterns = list(schema.iterchildren(_sch("pattern")))
     abstract = {p.get("id"): p for p in patterns if p.get("abstract") == "true"}
     concrete: list[etree._Element] = []
     for pattern in patterns:
@@ -291,17 +294,21 @@ class _Generator:
         }
         self.checks: list[_Check] = []
         self.rules: list[str] = []
+        #: Prefixes for readable paths: sch:ns first, then any the expressions use.
+        self.prefixes: dict[str, str] = dict(self.ns)
+        tops = (_sch("schema"), _sch("pattern"), _sch("phase"))
         self.global_names = [
             e.get("name")
             for e in schema.iter(_sch("let"), _xsl("variable"), _xsl("param"))
-            if e.getparent() is schema
-            or (e.getparent() is not None and e.getparent().tag in (_sch("pattern"), _sch("phase")))
+            if (parent := e.getparent()) is not None and parent.tag in tops
         ]
 
     def nsmap(self, src: etree._Element) -> dict[str, str]:
         """In-scope prefixes of a schema element, with ``sch:ns`` declarations winning."""
         found = {k: v for k, v in src.nsmap.items() if k}
         found.update(self.ns)
+        for prefix, uri in found.items():
+            self.prefixes.setdefault(prefix, uri)
         return found
 
     def sub(
@@ -312,9 +319,7 @@ class _Generator:
             nsmap = {k: v for k, v in self.nsmap(src).items() if parent.nsmap.get(k) != v}
         return etree.SubElement(parent, tag, attrs, nsmap=nsmap or None)
 
-    def build(
-        self, patterns: list[etree._Element], phase: etree._Element | None
-    ) -> etree._Element:
+    def build(self, patterns: list[etree._Element], phase: etree._Element | None) -> etree._Element:
         root_ns: dict[str | None, str] = {"xsl": XSL, "xs": XS}
         root_ns.update(self.ns)
         root_ns.update({"tkerr": ERR, "tkout": OUT})
@@ -379,9 +384,7 @@ class _Generator:
                 _xsl("with-param"),
                 {"name": let.get("name", ""), "select": "$" + let.get("name", ""), "tunnel": "yes"},
             )
-        rules = [
-            r for r in pattern.iterchildren(_sch("rule")) if r.get("abstract") != "true"
-        ]
+        rules = [r for r in pattern.iterchildren(_sch("rule")) if r.get("abstract") != "true"]
         for index, rule in enumerate(rules):
             self.rule(sheet, rule, mode, label, lets, priority=len(rules) - index)
         # Nodes no rule matches: visit attributes and children.
@@ -394,8 +397,11 @@ class _Generator:
         etree.SubElement(
             sheet,
             _xsl("template"),
-            {"match": "@* | text() | comment() | processing-instruction()", "mode": mode,
-             "priority": "-1000"},
+            {
+                "match": "@* | text() | comment() | processing-instruction()",
+                "mode": mode,
+                "priority": "-1000",
+            },
         )
 
     def rule(
@@ -500,7 +506,10 @@ def _processor() -> Any:
     """One Saxon processor per process (creating several is slow and unsupported)."""
     from saxonche import PySaxonProcessor
 
-    return PySaxonProcessor(license=False)
+    processor = PySaxonProcessor(license=False)
+    # doc() and friends may read local files only: no network, as for the documents.
+    processor.set_configuration_property("http://saxon.sf.net/feature/allowedProtocols", "file")
+    return processor
 
 
 _SAXON_LOCK = threading.Lock()
@@ -602,6 +611,9 @@ _STEP = re.compile(r"/(@?Q\{[^}]*\}[^/\[]*(?:\[\d+\])?|[^/]+)")
 _QSTEP = re.compile(r"Q\{(?P<uri>[^}]*)\}(?P<local>[^\[]+)(?:\[(?P<pos>\d+)\])?")
 
 
+_WELL_KNOWN = {"http://www.tei-c.org/ns/1.0": "tei", "http://www.w3.org/1999/xhtml": "html"}
+
+
 class _Locator:
     """Turns ``fn:path()`` results back into lxml elements (line) and prefixed paths."""
 
@@ -611,6 +623,8 @@ class _Locator:
         for p, uri in self.root.nsmap.items():
             if p:
                 self.prefix.setdefault(uri, p)
+        for uri, p in _WELL_KNOWN.items():
+            self.prefix.setdefault(uri, p)
         self.cache: dict[str, tuple[int, str | None]] = {}
 
     def name(self, uri: str, local: str) -> str:
@@ -684,5 +698,5 @@ def compile_schematron(path: Path, phase: str | None = None) -> CompiledSchematr
     if executable is None:
         raise SchemaError(f"{where}: cannot compile Schematron (Saxon gave no reason)")
     return CompiledSchematron(
-        where, xslt, executable, tuple(generator.checks), tuple(generator.rules), generator.ns
+        where, xslt, executable, tuple(generator.checks), tuple(generator.rules), generator.prefixes
     )

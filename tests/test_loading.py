@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from teikit import Severity, load
+
+
+@pytest.mark.parametrize(
+    ("content", "code", "line"),
+    [
+        (b"<TEI>\n<p>unclosed</TEI>", "xml.syntax", 2),
+        (b"", "xml.empty", 0),
+        (b'<!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n<a>&x;</a>', "xml.syntax", 2),
+        (b"<a>\x00</a>", "xml.syntax", 1),
+    ],
+)
+def test_bad_input_is_a_diagnostic_not_an_exception(
+    tmp_path: Path, content: bytes, code: str, line: int
+) -> None:
+    f = tmp_path / "bad.xml"
+    f.write_bytes(content)
+    result = load(f)
+    assert result.document is None
+    (d,) = result.diagnostics
+    assert (d.code, d.line, d.severity) == (code, line, Severity.ERROR)
+    assert d.file.endswith("bad.xml")
+
+
+def test_external_entity_content_never_read(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOPSECRET")
+    f = tmp_path / "x.xml"
+    f.write_text(f'<!DOCTYPE a [<!ENTITY x SYSTEM "{secret.as_uri()}">]><a>&x;</a>')
+    result = load(f)
+    assert all("TOPSECRET" not in d.message for d in result.diagnostics)
+    if result.document is not None:
+        assert "TOPSECRET" not in "".join(result.document.root.itertext())
+
+
+def test_internal_entities_expand(tmp_path: Path) -> None:
+    f = tmp_path / "x.xml"
+    f.write_text('<!DOCTYPE a [<!ENTITY who "Rusk">]><a>&who;</a>')
+    result = load(f)
+    assert result.document is not None and result.document.root.text == "Rusk"
+
+
+def test_missing_file_and_directory(tmp_path: Path) -> None:
+    assert load(tmp_path / "nope.xml").diagnostics[0].code == "io.unreadable"
+    assert load(tmp_path).diagnostics[0].code == "io.not-a-file"
+
+
+def test_size_limit(tmp_path: Path) -> None:
+    from teikit import LoadOptions
+
+    f = tmp_path / "big.xml"
+    f.write_text("<a>" + "x" * 100 + "</a>")
+    assert load(f, LoadOptions(max_bytes=10)).diagnostics[0].code == "io.too-large"
+
+
+def test_whitespace_in_mixed_content_is_kept(tmp_path: Path) -> None:
+    f = tmp_path / "x.xml"
+    f.write_text("<p>a <hi>b</hi> <hi>c</hi></p>")
+    doc = load(f).document
+    assert doc is not None and "".join(doc.root.itertext()) == "a b c"
