@@ -6,6 +6,7 @@ from pathlib import Path
 
 import lxml.html
 import pytest
+
 from teikit import HtmlOptions, TeiDocument, load
 from teikit.convert import to_html
 from teikit.convert.html import safe_url
@@ -13,16 +14,18 @@ from teikit.convert.html import safe_url
 from conftest import LETTER
 
 
-def _page(path: Path = LETTER, options: HtmlOptions = HtmlOptions()) -> lxml.html.HtmlElement:
+def _page(path: Path = LETTER, options: HtmlOptions | None = None) -> lxml.html.HtmlElement:
     loaded = load(path)
     assert loaded.document is not None
-    return lxml.html.document_fromstring(to_html(TeiDocument(loaded.document), options))
+    return lxml.html.document_fromstring(
+        to_html(TeiDocument(loaded.document), options or HtmlOptions())
+    )
 
 
 def test_page_shell() -> None:
     page = _page()
     assert page.get("lang") == "en"
-    assert "Dean Rusk" in page.findtext(".//title")
+    assert "Dean Rusk" in (page.findtext(".//title") or "")
     assert page.find(".//main") is not None and page.find(".//style") is not None
     # no external requests: no scripts, no external stylesheets or images
     assert not page.xpath("//script | //link | //img | //iframe")
@@ -59,9 +62,12 @@ def test_names_link_to_index_entries_with_authority_links() -> None:
     rusk = page.get_element_by_id("pers.rusk")
     assert rusk.tag == "dt" and "Rusk" in rusk.text_content()
     japan = page.get_element_by_id("place.japan").getnext()
+    assert japan is not None
     assert japan.xpath(".//a[@href='https://www.wikidata.org/entity/Q17']")
     # the index links back to each mention
-    mentions = page.get_element_by_id("pers.reischauer").getnext().xpath(".//a[starts-with(@href,'#tk-m')]")
+    details = page.get_element_by_id("pers.reischauer").getnext()
+    assert details is not None
+    mentions = details.xpath(".//a[starts-with(@href,'#tk-m')]")
     assert len(mentions) >= 3
 
 
@@ -85,8 +91,16 @@ def test_fragment_has_no_page_shell() -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["javascript:alert(1)", "JaVaScRiPt:alert(1)", "data:text/html,x", "vbscript:x",
-            " javascript:alert(1)", "http://x\" onmouseover=\"a", "//evil.example/"],
+    "url",
+    [
+        "javascript:alert(1)",
+        "JaVaScRiPt:alert(1)",
+        "data:text/html,x",
+        "vbscript:x",
+        " javascript:alert(1)",
+        'http://x" onmouseover="a',
+        "//evil.example/",
+    ],
 )
 def test_active_urls_never_become_links(url: str) -> None:
     assert safe_url(url) is None
@@ -96,7 +110,8 @@ def test_hostile_input_stays_inert(tmp_path: Path) -> None:
     f = tmp_path / "x.xml"
     f.write_text(
         '<TEI xmlns="http://www.tei-c.org/ns/1.0"><text><body>'
-        '<p rend="x&quot; onclick=&quot;alert(1)" xml:id="a&quot;b">&lt;script&gt;alert(1)&lt;/script&gt;'
+        '<p rend="x&quot; onclick=&quot;alert(1)" xml:id="a&quot;b">'
+        "&lt;script&gt;alert(1)&lt;/script&gt;"
         '<ref target="javascript:alert(1)">click</ref>'
         '<ref target="https://ok.example/?a=1&amp;b=2">fine</ref>'
         '<ref target="https://x.example/&quot;onclick=&quot;alert(1)">quoted</ref></p></body></text></TEI>'
@@ -118,7 +133,9 @@ def test_every_word_of_the_text_is_in_the_html() -> None:
 
     text_words = to_text(TeiDocument(loaded.document)).split()
     # join text nodes with spaces: block boundaries in HTML carry no whitespace
-    html_text = " ".join(_page().find(".//main").itertext())
+    main = _page().find(".//main")
+    assert main is not None
+    html_text = " ".join(main.itertext())
     import re
 
     html_words = set(re.findall(r"\w+", html_text))

@@ -25,8 +25,12 @@ def _doc() -> TeiDocument:
 def _seed_words() -> list[str]:
     """The seed's words, with the footnote markers the transcription glued on removed."""
     seed = shared_path("seed", "000_c881550d55ff77e7.txt").read_text("utf-8")
-    for glued, clean in (("McNamara1\n", "McNamara\n"), ("July 142 ", "July 14 "),
-                         ("studies.3\n", "studies.\n"), ("above.4 ", "above. ")):
+    for glued, clean in (
+        ("McNamara1\n", "McNamara\n"),
+        ("July 142 ", "July 14 "),
+        ("studies.3\n", "studies.\n"),
+        ("above.4 ", "above. "),
+    ):
         assert glued in seed
         seed = seed.replace(glued, clean, 1)
     seed = re.sub(r"\[Page \d+\]", " ", seed)
@@ -45,7 +49,7 @@ def test_every_seed_word_survives_in_order_in_the_text_output() -> None:
     seed = _seed_words()
     out = re.findall(r"\w+", to_text(_doc(), TextOptions(width=0)))
     ok, at = _is_subsequence(seed, out)
-    assert ok, f"seed word {at} ({seed[at]!r}, after {seed[max(0, at - 5):at]}) missing"
+    assert ok, f"seed word {at} ({seed[at]!r}, after {seed[max(0, at - 5) : at]}) missing"
     assert len(seed) > 700
 
 
@@ -54,17 +58,31 @@ def test_text_output_adds_only_printed_dateline_close_signature_and_markers() ->
     extra.subtract(Counter(_seed_words()))
     added = {w: n for w, n in extra.items() if n > 0}
     # note markers [1]..[4], the "Notes" heading, and what the printed volume has
-    assert added == {"1": 1, "2": 1, "3": 1, "4": 1, "Notes": 1, "Washington": 1,
-                     "September": 1, "25": 1, "1965": 1, "Sincerely": 1, "Dean": 1}, added
+    assert added == {
+        "1": 1,
+        "2": 1,
+        "3": 1,
+        "4": 1,
+        "Notes": 1,
+        "Washington": 1,
+        "September": 1,
+        "25": 1,
+        "1965": 1,
+        "Sincerely": 1,
+        "Dean": 1,
+    }, added
 
 
 def test_notes_at_their_reference_points_numbered_and_typed() -> None:
     root = _doc().root
-    notes = root.findall(".//" + tei("note"), )
+    notes = root.findall(
+        ".//" + tei("note"),
+    )
     body_notes = [n for n in notes if n.xpath("ancestor::t:text", namespaces=NS)]
     assert [n.get("n") for n in body_notes] == ["1", "2", "3", "4"]
     assert [n.get("type") for n in body_notes] == ["source", "editorial", "editorial", "editorial"]
-    assert body_notes[0].getparent().tag == tei("head")
+    head = body_notes[0].getparent()
+    assert head is not None and head.tag == tei("head")
     # note 2 follows "July 14": its date element sits right before it
     prev = body_notes[1].getprevious()
     assert prev is not None and prev.tag == tei("date") and prev.get("when") == "1965-07-14"
@@ -78,8 +96,9 @@ def test_page_breaks_where_the_seed_has_them() -> None:
 
 def test_every_name_points_at_an_entry_of_its_kind() -> None:
     doc = _doc()
-    names = doc.root.xpath("//t:text//t:persName | //t:text//t:orgName | //t:text//t:placeName",
-                           namespaces=NS)
+    names = doc.root.xpath(
+        "//t:text//t:persName | //t:text//t:orgName | //t:text//t:placeName", namespaces=NS
+    )
     assert isinstance(names, list) and len(names) > 50
     kinds = {"persName": "person", "orgName": "org", "placeName": "place"}
     for name in names:
@@ -91,8 +110,11 @@ def test_every_name_points_at_an_entry_of_its_kind() -> None:
 
 def test_short_forms_and_salutation_are_tagged() -> None:
     doc = _doc()
-    texts = {(" ".join("".join(n.itertext()).split()), doc.entry_for(n).id)  # type: ignore[union-attr]
-             for n in doc.root.iter(tei("persName")) if doc.entry_for(n)}
+    texts = {
+        (" ".join("".join(n.itertext()).split()), doc.entry_for(n).id)  # type: ignore[union-attr]
+        for n in doc.root.iter(tei("persName"))
+        if doc.entry_for(n)
+    }
     assert ("Bob", "pers.mcnamara") in texts
     assert ("Solomon", "pers.solomon") in texts
     assert any(t == "Bundy" and i == "pers.bundy" for t, i in texts)

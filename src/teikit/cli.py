@@ -30,27 +30,45 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def _validation_options(func: F) -> F:
     """Options shared by ``validate`` and ``build``."""
-    for decorator in reversed(
-        [
-            click.option("--schema", "schemas", multiple=True,
-                         type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                         help="Schema to check against (.rng, .xsd, .sch); repeatable. "
-                              "Default: the file's <?xml-model?>, else [tool.teikit] config."),
-            click.option("--format", "fmt", type=click.Choice(sorted(REPORTERS)),
-                         default="human", show_default=True, help="Report format."),
-            click.option("--severity", type=click.Choice(["info", "warning", "error"]),
-                         default="info", show_default=True,
-                         help="Leave out findings below this severity."),
-            click.option("--max-bytes", type=click.IntRange(min=1), default=DEFAULT_MAX_BYTES,
-                         show_default=True, help="Refuse input files larger than this."),
-        ]
-    ):
+    decorators: list[Callable[[Any], Any]] = [
+        click.option(
+            "--schema",
+            "schemas",
+            multiple=True,
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            help="Schema to check against (.rng, .xsd, .sch); repeatable. "
+            "Default: the file's <?xml-model?>, else [tool.teikit] config.",
+        ),
+        click.option(
+            "--format",
+            "fmt",
+            type=click.Choice(sorted(REPORTERS)),
+            default="human",
+            show_default=True,
+            help="Report format.",
+        ),
+        click.option(
+            "--severity",
+            type=click.Choice(["info", "warning", "error"]),
+            default="info",
+            show_default=True,
+            help="Leave out findings below this severity.",
+        ),
+        click.option(
+            "--max-bytes",
+            type=click.IntRange(min=1),
+            default=DEFAULT_MAX_BYTES,
+            show_default=True,
+            help="Refuse input files larger than this.",
+        ),
+    ]
+    for decorator in reversed(decorators):
         func = decorator(func)
     return func
 
 
 def _report(run: Run, fmt: str) -> None:
-    stream = click.get_text_stream("stdout")
+    stream = sys.stdout
     colour = fmt == "human" and stream.isatty() and "NO_COLOR" not in os.environ
     REPORTERS[fmt](run, stream, colour)
 
@@ -71,8 +89,11 @@ def validate_cmd(
 
     Exit 0 when every file is valid, 1 when any has errors, 2 on a usage error.
     """
-    options = ValidateOptions(schemas=schemas, load=LoadOptions(max_bytes=max_bytes),
-                              min_severity=Severity.parse(severity))
+    options = ValidateOptions(
+        schemas=schemas,
+        load=LoadOptions(max_bytes=max_bytes),
+        min_severity=Severity.parse(severity),
+    )
     run = validate(paths, options)
     _report(run, fmt)
     sys.exit(EXIT_OK if run.ok else EXIT_FINDINGS)
@@ -80,21 +101,47 @@ def validate_cmd(
 
 @cli.command("convert")
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option("--to", "to", type=click.Choice(sorted(FORMATS)), required=True,
-              help="Output format.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write here (atomically) instead of standard output.")
-@click.option("--width", type=click.IntRange(min=0), default=72, show_default=True,
-              help="Text: wrap paragraphs at this width; 0 for no wrapping.")
-@click.option("--notes", type=click.Choice(["end", "inline", "omit"]), default="end",
-              show_default=True, help="Text: where notes go.")
+@click.option(
+    "--to", "to", type=click.Choice(sorted(FORMATS)), required=True, help="Output format."
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write here (atomically) instead of standard output.",
+)
+@click.option(
+    "--width",
+    type=click.IntRange(min=0),
+    default=72,
+    show_default=True,
+    help="Text: wrap paragraphs at this width; 0 for no wrapping.",
+)
+@click.option(
+    "--notes",
+    type=click.Choice(["end", "inline", "omit"]),
+    default="end",
+    show_default=True,
+    help="Text: where notes go.",
+)
 @click.option("--pages", is_flag=True, help="Text: show page breaks as [Page N].")
 @click.option("--fragment", is_flag=True, help="HTML: write a fragment, not a whole page.")
-@click.option("--max-bytes", type=click.IntRange(min=1), default=DEFAULT_MAX_BYTES,
-              show_default=True, help="Refuse input files larger than this.")
+@click.option(
+    "--max-bytes",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_BYTES,
+    show_default=True,
+    help="Refuse input files larger than this.",
+)
 def convert_cmd(
-    file: Path, to: str, output: Path | None, width: int, notes: str, pages: bool,
-    fragment: bool, max_bytes: int,
+    file: Path,
+    to: str,
+    output: Path | None,
+    width: int,
+    notes: str,
+    pages: bool,
+    fragment: bool,
+    max_bytes: int,
 ) -> None:
     """Convert one TEI file to plain text or HTML (standard output unless -o)."""
     options = ConvertOptions(
@@ -104,21 +151,38 @@ def convert_cmd(
     )
     result = convert(file, to, options)
     if output is None:
-        click.get_text_stream("stdout").write(result)
+        sys.stdout.write(result)
     else:
         write_atomic(output, result, protect=(file,))
 
 
 @cli.command("build")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("out"), show_default=True, help="Folder for the outputs.")
-@click.option("--to", "formats", multiple=True, type=click.Choice(sorted(FORMATS)),
-              help="Formats to write (repeatable). Default: text and html.")
+@click.option(
+    "-o",
+    "--output",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("out"),
+    show_default=True,
+    help="Folder for the outputs.",
+)
+@click.option(
+    "--to",
+    "formats",
+    multiple=True,
+    type=click.Choice(sorted(FORMATS)),
+    help="Formats to write (repeatable). Default: text and html.",
+)
 @_validation_options
 def build_cmd(
-    paths: tuple[Path, ...], out_dir: Path, formats: tuple[str, ...],
-    schemas: tuple[Path, ...], fmt: str, severity: str, max_bytes: int,
+    paths: tuple[Path, ...],
+    out_dir: Path,
+    formats: tuple[str, ...],
+    schemas: tuple[Path, ...],
+    fmt: str,
+    severity: str,
+    max_bytes: int,
 ) -> None:
     """Validate every file, then write its text and HTML under the output folder.
 
@@ -127,8 +191,11 @@ def build_cmd(
     """
     options = BuildOptions(
         formats=formats or ("text", "html"),
-        validate=ValidateOptions(schemas=schemas, load=LoadOptions(max_bytes=max_bytes),
-                                 min_severity=Severity.parse(severity)),
+        validate=ValidateOptions(
+            schemas=schemas,
+            load=LoadOptions(max_bytes=max_bytes),
+            min_severity=Severity.parse(severity),
+        ),
     )
     result = build(paths, out_dir, options)
     _report(result.run, fmt)
@@ -158,7 +225,10 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # a bug: say so plainly, keep the traceback for --debug users
         if os.environ.get("TEIKIT_DEBUG"):
             raise
-        click.echo(f"teikit: internal error: {type(exc).__name__}: {exc} "
-                   "(set TEIKIT_DEBUG=1 for the traceback, and please report it)", err=True)
+        click.echo(
+            f"teikit: internal error: {type(exc).__name__}: {exc} "
+            "(set TEIKIT_DEBUG=1 for the traceback, and please report it)",
+            err=True,
+        )
         sys.exit(EXIT_INTERNAL)
     sys.exit(EXIT_OK)

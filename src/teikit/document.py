@@ -98,7 +98,7 @@ class TeiDocument:
             ident = el.get(XML_ID)
             if ident is None or ident in found:
                 continue
-            found[ident] = _entry(el, ident, ENTRY_KINDS[el.tag])
+            found[ident] = _entry(el, ident, ENTRY_KINDS[str(el.tag)])
         return found
 
     def entry_for(self, name: etree._Element) -> Entry | None:

@@ -157,6 +157,7 @@ def _dtd_findings(tree: etree._ElementTree, shown: str) -> tuple[Diagnostic, ...
             )
         )
     for node in tree.iter(etree.Entity):
+        assert isinstance(node, etree._Entity)
         found.append(
             Diagnostic(
                 shown,

@@ -25,7 +25,7 @@ def write_atomic(path: Path, text: str, *, protect: tuple[Path, ...] = ()) -> No
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, target)
+        Path(tmp).replace(target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

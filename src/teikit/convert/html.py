@@ -188,8 +188,18 @@ def _open(el: etree._Element, block: bool, depth: int, state: _State) -> etree._
         node = _name(el, state)
     elif tag == tei("head"):
         node = etree.Element(f"h{min(max(depth, 1), 6)}")
-    elif tag in (tei("p"), tei("ab"), tei("dateline"), tei("salute"), tei("signed"),
-                 tei("byline"), tei("trailer"), tei("l"), tei("docDate"), tei("docAuthor")):
+    elif tag in (
+        tei("p"),
+        tei("ab"),
+        tei("dateline"),
+        tei("salute"),
+        tei("signed"),
+        tei("byline"),
+        tei("trailer"),
+        tei("l"),
+        tei("docDate"),
+        tei("docAuthor"),
+    ):
         node = etree.Element("p" if tag != tei("l") else "div")
     elif tag == tei("list"):
         node = etree.Element("ol" if el.get("type") in ("ordered", "numbered") else "ul")
@@ -207,9 +217,13 @@ def _open(el: etree._Element, block: bool, depth: int, state: _State) -> etree._
         node = _link(el, state)
     elif tag == tei("date") and el.get("when"):
         node = etree.Element("time", datetime=el.get("when", ""))
-    elif tag == tei("abbr") and el.getparent() is not None and el.getparent().tag == tei("choice"):
+    elif (
+        tag == tei("abbr")
+        and (choice := el.getparent()) is not None
+        and choice.tag == tei("choice")
+    ):
         node = etree.Element("abbr")
-        expan = el.getparent().find(tei("expan"))
+        expan = choice.find(tei("expan"))
         if expan is not None:
             node.set("title", normalise_space("".join(expan.itertext())))
     elif tag in (tei("emph"),):
@@ -221,12 +235,16 @@ def _open(el: etree._Element, block: bool, depth: int, state: _State) -> etree._
     elif tag == tei("gap"):
         node = etree.Element("span")
         node.text = "[…]"
-        node.set("title", "gap in the source" + (f": {el.get('reason')}" if el.get("reason") else ""))
+        node.set(
+            "title", "gap in the source" + (f": {el.get('reason')}" if el.get("reason") else "")
+        )
     elif block:
         node = etree.Element("section" if tag in CONTAINERS and local.startswith("div") else "div")
     else:
         node = etree.Element("span")
-    classes = class_tokens(local, el.get("type"), *(f"rend-{r}" for r in (el.get("rend") or "").split()))
+    classes = class_tokens(
+        local, el.get("type"), *(f"rend-{r}" for r in (el.get("rend") or "").split())
+    )
     if node.get("class"):
         classes = f"{node.get('class')} {classes}"
     node.set("class", classes)
@@ -294,7 +312,9 @@ def _open_note(el: etree._Element, here: etree._Element, state: _State) -> etree
     label = el.get("n") or str(number)
     note_id = state.new_id(el.get(XML_ID), f"tk-note-{number}") or f"tk-note-{number}"
     ref_id = state.new_id(None, f"tk-noteref-{number}") or f"tk-noteref-{number}"
-    marker = E.SUP(E.CLASS("noteref"), E.A(label, href=f"#{note_id}", id=ref_id, role="doc-noteref"))
+    marker = E.SUP(
+        E.CLASS("noteref"), E.A(label, href=f"#{note_id}", id=ref_id, role="doc-noteref")
+    )
     here.append(marker)
     kind = el.get("type")
     item = E.LI({"id": note_id, "role": "doc-endnote", "value": str(number)})
@@ -318,7 +338,9 @@ def _index(state: _State) -> etree._Element | None:
     if not entries:
         return None
     section = E.SECTION(
-        E.CLASS("index"), {"id": "tk-index", "aria-labelledby": "tk-index-h"}, E.H2("Index", id="tk-index-h")
+        E.CLASS("index"),
+        {"id": "tk-index", "aria-labelledby": "tk-index-h"},
+        E.H2("Index", id="tk-index-h"),
     )
     for kind, title in KIND_TITLES.items():
         group = [e for e in entries if e.kind == kind]
@@ -333,14 +355,14 @@ def _index(state: _State) -> etree._Element | None:
     return section
 
 
-def _index_entry(entry: Entry, state: _State) -> etree._Element:
+def _index_entry(entry: Entry, state: _State) -> html.HtmlElement:
     dt = E.DT(entry.name)
     if entry.id in state.used_ids:
         dt.set("id", entry.id)
     return dt
 
 
-def _index_details(entry: Entry, state: _State) -> etree._Element:
+def _index_details(entry: Entry, state: _State) -> html.HtmlElement:
     dd = E.DD()
     if entry.description:
         dd.append(E.SPAN(E.CLASS("entry-description"), entry.description))
@@ -366,9 +388,14 @@ def _index_details(entry: Entry, state: _State) -> etree._Element:
 
 
 def _authority_label(url: str) -> str:
-    for host, label in (("wikidata.org", "Wikidata"), ("viaf.org", "VIAF"), ("d-nb.info", "GND"),
-                        ("id.loc.gov", "LoC"), ("geonames.org", "GeoNames"),
-                        ("history.state.gov", "Office of the Historian")):
+    for host, label in (
+        ("wikidata.org", "Wikidata"),
+        ("viaf.org", "VIAF"),
+        ("d-nb.info", "GND"),
+        ("id.loc.gov", "LoC"),
+        ("geonames.org", "GeoNames"),
+        ("history.state.gov", "Office of the Historian"),
+    ):
         if host in url:
             return label
     return url

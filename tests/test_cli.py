@@ -1,0 +1,119 @@
+"""The command line: exit codes, outputs, messages instead of tracebacks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from teikit.cli import cli
+
+from conftest import LETTER, ROOT, shared_path
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    """Run the real command in a subprocess: exit codes and streams exactly as users see them."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "teikit", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+@pytest.fixture
+def bad_file(tmp_path: Path) -> Path:
+    f = tmp_path / "bad.xml"
+    f.write_text('<TEI xmlns="http://www.tei-c.org/ns/1.0">\n<text>\n</TEI>\n')
+    return f
+
+
+def test_convert_text_to_stdout() -> None:
+    code, out, _ = run("convert", str(LETTER), "--to", "text")
+    assert code == 0
+    assert out.startswith("62. Letter From Secretary of State Rusk")
+    assert "[4] In an October 11 letter to Rusk" in out
+
+
+def test_convert_to_file_is_atomic_and_never_overwrites_input(tmp_path: Path) -> None:
+    target = tmp_path / "sub" / "letter.html"
+    code, _, _ = run("convert", str(LETTER), "--to", "html", "-o", str(target))
+    assert code == 0 and target.read_text().startswith("<!DOCTYPE html>")
+    assert not [p for p in target.parent.iterdir() if p.name.endswith(".tmp")]
+    copy = tmp_path / "in.xml"
+    copy.write_bytes(LETTER.read_bytes())
+    code, _, err = run("convert", str(copy), "--to", "text", "-o", str(copy))
+    assert code == 2 and "refusing to overwrite an input" in err
+    assert copy.read_bytes() == LETTER.read_bytes()
+
+
+def test_malformed_input_is_a_message_with_location(bad_file: Path) -> None:
+    code, out, err = run("convert", str(bad_file), "--to", "text")
+    assert code == 1
+    assert "bad.xml:3:" in err and "not well-formed" in err and "Traceback" not in err
+    code, out, _ = run("validate", str(bad_file))
+    assert code == 1 and "bad.xml:3:" in out and "[xml.syntax]" in out
+
+
+def test_usage_errors_exit_2() -> None:
+    assert run("validate", "/no/such/file.xml")[0] == 2
+    assert run("convert", str(LETTER), "--to", "pdf")[0] == 2
+    assert run("frobnicate")[0] == 2
+    code, _, err = run("validate", str(LETTER), "--schema", str(LETTER))
+    assert code == 2 and "unknown schema type" in err
+
+
+def test_validate_with_explicit_schema_json(tmp_path: Path) -> None:
+    rng = tmp_path / "s.rng"
+    rng.write_text(
+        '<element name="TEI" ns="http://www.tei-c.org/ns/1.0" '
+        'xmlns="http://relaxng.org/ns/structure/1.0"><empty/></element>'
+    )
+    code, out, _ = run("validate", str(LETTER), "--schema", str(rng), "--format", "json")
+    assert code == 1
+    data = json.loads(out)
+    assert data["version"] == 1 and data["summary"]["failed_files"] == 1
+    (diag, *_) = data["files"][0]["diagnostics"]
+    assert diag["code"] == "rng.invalid" and diag["line"] > 0 and diag["schema"].endswith("s.rng")
+
+
+def test_xml_model_url_is_reported_not_fetched(tmp_path: Path) -> None:
+    f = tmp_path / "x.xml"
+    f.write_text(
+        '<?xml-model href="https://tei-c.org/release/xml/tei/custom/schema/relaxng/'
+        'tei_all.rng" schematypens="http://relaxng.org/ns/structure/1.0"?>\n'
+        '<TEI xmlns="http://www.tei-c.org/ns/1.0"/>'
+    )
+    code, out, _ = run("validate", str(f))
+    assert code == 1 and "schema.unavailable" in out and "--schema" in out
+
+
+def test_every_command_has_help() -> None:
+    for name, command in cli.commands.items():
+        assert command.help and len(command.help) > 20, name
+        result = CliRunner().invoke(cli, [name, "--help"])
+        assert result.exit_code == 0 and "Usage:" in result.output
+
+
+def test_console_script_runs() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "teikit", "--version"], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0 and "teikit" in proc.stdout
+
+
+def test_validate_corpus_file_against_tei_all_rng() -> None:
+    rng = shared_path("schemas", "tei_all", "tei_all.rng")
+    excerpt = shared_path("corpus", "frus", "frus1964-68v29p2-excerpt.xml")
+    code, out, _ = run("validate", str(excerpt), "--schema", str(rng))
+    assert code == 1
+    assert "attribute frus:doc-dateTime-max is not allowed on <div>" in out
+    assert "element <xi:include> is not allowed here inside <classDecl>" in out
+    assert ROOT.exists()
