@@ -31,6 +31,12 @@ def test_root_tail_is_outside_the_walk() -> None:
 def test_starts_and_ends_balance() -> None:
     events = _events("<a><b><c/></b><d>t</d></a>")
     assert [e[:2] for e in events if e[0] != "text"] == [
-        ("start", "a"), ("start", "b"), ("start", "c"), ("end", "c"), ("end", "b"),
-        ("start", "d"), ("end", "d"), ("end", "a"),
+        ("start", "a"),
+        ("start", "b"),
+        ("start", "c"),
+        ("end", "c"),
+        ("end", "b"),
+        ("start", "d"),
+        ("end", "d"),
+        ("end", "a"),
     ]

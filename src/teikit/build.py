@@ -71,8 +71,9 @@ def build(
             tei_doc = TeiDocument(doc)
             for fmt in options.formats:
                 target = out / rel.with_suffix(FORMATS[fmt][1])
-                write_atomic(target, convert_document(tei_doc, fmt, options.convert),
-                             protect=inputs)
+                write_atomic(
+                    target, convert_document(tei_doc, fmt, options.convert), protect=inputs
+                )
                 written.append(target)
         shown = loaded.document.display if loaded.document else str(file)
         kept = sorted(d for d in diags if d.severity >= options.validate.min_severity)

@@ -87,7 +87,11 @@ def check_document(doc: Document, refs: Sequence[SchemaRef]) -> Iterator[Diagnos
     for ref in refs:
         if ref.is_remote:
             yield Diagnostic(
-                doc.display, ref.line, 0, Severity.ERROR, "schema.unavailable",
+                doc.display,
+                ref.line,
+                0,
+                Severity.ERROR,
+                "schema.unavailable",
                 f"schema {ref.location} is named by URL and teikit does not fetch schemas; "
                 "save a copy and pass it with --schema FILE",
                 schema=ref.location,
@@ -95,7 +99,11 @@ def check_document(doc: Document, refs: Sequence[SchemaRef]) -> Iterator[Diagnos
             continue
         if ref.origin != "option" and not ref.path.is_file():
             yield Diagnostic(
-                doc.display, ref.line, 0, Severity.ERROR, "schema.unavailable",
+                doc.display,
+                ref.line,
+                0,
+                Severity.ERROR,
+                "schema.unavailable",
                 f"schema {ref.location} named by {ref.origin} does not exist",
                 schema=ref.location,
             )
@@ -105,13 +113,22 @@ def check_document(doc: Document, refs: Sequence[SchemaRef]) -> Iterator[Diagnos
         except SchemaError as exc:
             if ref.origin == "option":
                 raise
-            yield Diagnostic(doc.display, ref.line, 0, Severity.ERROR, "schema.unusable",
-                             str(exc), schema=ref.location)
+            yield Diagnostic(
+                doc.display,
+                ref.line,
+                0,
+                Severity.ERROR,
+                "schema.unusable",
+                str(exc),
+                schema=ref.location,
+            )
             continue
         yield from compiled.check(doc)
 
 
-def validate_file(path: str | os.PathLike[str], options: ValidateOptions = ValidateOptions()) -> FileResult:
+def validate_file(
+    path: str | os.PathLike[str], options: ValidateOptions = ValidateOptions()
+) -> FileResult:
     """Parse and validate one file; never raises for problems in the file itself."""
     loaded = load(path, options.load)
     diags = list(loaded.diagnostics)

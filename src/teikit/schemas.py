@@ -57,8 +57,10 @@ def xml_model_refs(tree: etree._ElementTree, base: Path) -> list[SchemaRef]:
             pis.append(node)
         node = node.getprevious()
     for pi in reversed(pis):
-        attrs = {m.group(1): m.group(2) if m.group(2) is not None else m.group(3)
-                 for m in _PSEUDO_ATTR.finditer(pi.text or "")}
+        attrs = {
+            m.group(1): m.group(2) if m.group(2) is not None else m.group(3)
+            for m in _PSEUDO_ATTR.finditer(pi.text or "")
+        }
         href = attrs.get("href")
         if not href:
             continue
@@ -66,8 +68,9 @@ def xml_model_refs(tree: etree._ElementTree, base: Path) -> list[SchemaRef]:
         if language is None and attrs.get("type") == "application/relax-ng-compact-syntax":
             language = "rnc"
         location = href if "://" in href else str((base / href).resolve())
-        refs.append(SchemaRef(location, language, "xml-model", pi.sourceline or 0,
-                              attrs.get("phase")))
+        refs.append(
+            SchemaRef(location, language, "xml-model", pi.sourceline or 0, attrs.get("phase"))
+        )
     return refs
 
 

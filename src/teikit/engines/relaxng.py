@@ -55,8 +55,11 @@ def humanise(message: str, elem: etree._Element | None) -> str:
         attr = m.group(1)
         if elem is not None:
             attr = next(
-                (display_name(a, dict(elem.nsmap)) for a in elem.attrib
-                 if etree.QName(a).localname == attr),
+                (
+                    display_name(a, dict(elem.nsmap))
+                    for a in elem.attrib
+                    if etree.QName(a).localname == attr
+                ),
                 attr,
             )
         return f"attribute {attr} is not allowed on <{m.group(2)}>"
