@@ -171,7 +171,12 @@ def _render_flow(root: etree._Element, target: etree._Element, state: _State) ->
             stack.pop()
 
 
+_WHITESPACE = re.compile(r"\s+")
+
+
 def _append_text(node: etree._Element, text: str) -> None:
+    """Append text, folding the source's line breaks and indentation into single spaces."""
+    text = _WHITESPACE.sub(" ", text)
     if len(node):
         last = node[-1]
         last.tail = (last.tail or "") + text
