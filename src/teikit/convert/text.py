@@ -37,14 +37,15 @@ class TextOptions:
 class _Sink:
     """Blocks of one flow (the main text or one note) and the paragraph being built."""
 
-    blocks: list[str] = field(default_factory=list)
+    #: (prefix, text): list items keep their "- " apart so wrapped lines hang under it.
+    blocks: list[tuple[str, str]] = field(default_factory=list)
     line: list[str] = field(default_factory=list)
     prefix: str = ""
 
     def flush(self) -> None:
         text = normalise_space("".join(self.line))
         if text:
-            self.blocks.append(self.prefix + text)
+            self.blocks.append((self.prefix, text))
         self.line.clear()
         self.prefix = ""
 
@@ -117,11 +118,11 @@ def to_text(doc: TeiDocument, options: TextOptions = TextOptions()) -> str:
             sink.line.append(_inline_end(el))
     main.flush()
 
-    out = [_wrap(b, options.width) for b in main.blocks]
+    out = [_wrap(prefix + text, options.width, len(prefix)) for prefix, text in main.blocks]
     if notes:
         out.append("Notes")
         for label, note_sink in notes:
-            text = " ".join(note_sink.blocks)
+            text = " ".join(prefix + text for prefix, text in note_sink.blocks)
             out.append(_wrap(f"[{label}] {text}", options.width, hanging=len(label) + 3))
     return "\n\n".join(out) + "\n"
 

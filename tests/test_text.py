@@ -1,0 +1,91 @@
+"""Plain-text rules on small hand-made documents."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from teikit import TeiDocument, TextOptions, load
+from teikit.convert import to_text
+
+
+def _text(tmp_path: Path, body: str, **opts: object) -> str:
+    f = tmp_path / "t.xml"
+    f.write_text(
+        f'<TEI xmlns="http://www.tei-c.org/ns/1.0"><teiHeader><fileDesc><titleStmt>'
+        f"<title>HEADER</title></titleStmt></fileDesc></teiHeader>"
+        f"<text><body>{body}</body></text></TEI>",
+        "utf-8",
+    )
+    loaded = load(f)
+    assert loaded.document is not None
+    return to_text(TeiDocument(loaded.document), TextOptions(**opts))  # type: ignore[arg-type]
+
+
+def test_header_is_not_part_of_the_text(tmp_path: Path) -> None:
+    assert "HEADER" not in _text(tmp_path, "<p>x</p>")
+
+
+def test_words_never_glued_across_elements(tmp_path: Path) -> None:
+    out = _text(tmp_path, "<p>one<lb/>two<pb n='2'/>three<!-- c -->four<lb break='no'/>five</p>")
+    assert out == "one two threefourfive\n"
+
+
+def test_line_break_without_break_no_separates(tmp_path: Path) -> None:
+    assert _text(tmp_path, "<p>a<lb/>b</p>") == "a b\n"
+
+
+def test_pages_on_request(tmp_path: Path) -> None:
+    body = "<p>before <pb n='7'/> after</p>"
+    assert _text(tmp_path, body) == "before after\n"
+    assert _text(tmp_path, body, pages=True) == "before [Page 7] after\n"
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        ("end", "See this.[1]\n\nNotes\n\n[1] A note.\n"),
+        ("inline", "See this. [1: A note.]\n"),
+        ("omit", "See this.\n"),
+    ],
+)
+def test_notes_modes(tmp_path: Path, mode: str, expected: str) -> None:
+    out = _text(tmp_path, "<p>See this.<note n='1'>A note.</note></p>", notes=mode)
+    assert out == expected
+
+
+def test_notes_without_n_are_numbered(tmp_path: Path) -> None:
+    out = _text(tmp_path, "<p>a<note>x</note> b<note>y</note></p>")
+    assert out == "a[1] b[2]\n\nNotes\n\n[1] x\n\n[2] y\n"
+
+
+def test_choice_shows_source_form_by_default(tmp_path: Path) -> None:
+    body = "<p><choice><abbr>SIG</abbr><expan>Senior Group</expan></choice> met</p>"
+    assert _text(tmp_path, body) == "SIG met\n"
+    assert _text(tmp_path, body, choice="edited") == "Senior Group met\n"
+
+
+def test_editorial_marks(tmp_path: Path) -> None:
+    body = "<p>a <del>gone</del><add>added</add> <gap/> <supplied>sup</supplied></p>"
+    assert _text(tmp_path, body) == "a added […] [sup]\n"
+
+
+def test_wrapping_and_blocks(tmp_path: Path) -> None:
+    body = (
+        "<head>Title</head><p>" + "word " * 30 + "</p><list><item>" + "x " * 40 + "</item></list>"
+    )
+    out = _text(tmp_path, body, width=40)
+    blocks = out.split("\n\n")
+    assert blocks[0] == "Title"
+    assert all(len(line) <= 40 for line in out.splitlines())
+    assert blocks[2].startswith("- x") and blocks[2].splitlines()[1].startswith("  x")
+    assert len(_text(tmp_path, body, width=0).splitlines()[2]) > 100
+
+
+def test_lone_div_document(tmp_path: Path) -> None:
+    f = tmp_path / "d.xml"
+    f.write_text('<div xmlns="http://www.tei-c.org/ns/1.0"><p>Just a div.</p></div>')
+    loaded = load(f)
+    assert loaded.document is not None
+    assert to_text(TeiDocument(loaded.document)) == "Just a div.\n"

@@ -1,0 +1,100 @@
+"""Validation with the project's schemas: the letter is valid; broken copies are caught.
+
+Each broken copy changes one thing in the real letter and expects the right code at the
+right line, from every engine that can see the fault.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from teikit import Severity, ValidateOptions, validate, validate_file
+
+from conftest import LETTER, ROOT
+
+SCHEMAS = ROOT / "schemas"
+PROJECT = (
+    SCHEMAS / "teikit-letter.rng",
+    SCHEMAS / "teikit-letter.xsd",
+    SCHEMAS / "teikit-letter.sch",
+)
+
+
+def test_letter_is_valid_with_the_schemas_it_names() -> None:
+    run = validate([ROOT / "tei"])
+    assert [d.message for r in run.results for d in r.diagnostics] == []
+    assert run.ok and run.summary.files == 1
+
+
+def test_letter_names_all_three_project_schemas() -> None:
+    head = LETTER.read_text("utf-8")[:1000]
+    for schema in PROJECT:
+        assert f'href="../schemas/{schema.name}"' in head
+
+
+def _broken(tmp_path: Path, old: str, new: str) -> tuple[Path, int]:
+    """A copy of the letter with ``old`` (unique) replaced; returns it and the line changed."""
+    text = LETTER.read_text("utf-8")
+    assert text.count(old) == 1, old
+    line = text[: text.index(old)].count("\n") + 1
+    target = tmp_path / "letter.xml"
+    target.write_text(text.replace(old, new), "utf-8")
+    return target, line
+
+
+CASES = [
+    pytest.param(
+        'ref="#pers.meyers"', 'ref="#pers.nobody"', {"sch.assert"}, id="unresolved-pointer"
+    ),
+    pytest.param('<note n="3"', '<note n="5"', {"sch.assert"}, id="misnumbered-note"),
+    pytest.param(
+        "<p>My colleagues and I",
+        "<p><foo>My</foo> colleagues and I",
+        {"rng.invalid", "xsd.invalid"},
+        id="element-tei-does-not-allow",
+    ),
+    pytest.param('<pb n="129"', '<pb n="127"', {"sch.assert"}, id="page-numbers-go-back"),
+    pytest.param(
+        'when="1966-05-27"',
+        'when="1966-13-27"',
+        {"rng.invalid", "xsd.invalid", "sch.assert"},
+        id="impossible-date",
+    ),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "codes"), CASES)
+def test_broken_copy_is_rejected_at_the_faulty_line(
+    tmp_path: Path, old: str, new: str, codes: set[str]
+) -> None:
+    broken, line = _broken(tmp_path, old, new)
+    result = validate_file(broken, ValidateOptions(schemas=PROJECT))
+    errors = [d for d in result.diagnostics if d.severity is Severity.ERROR]
+    assert {d.code for d in errors} == codes, errors
+    for d in errors:
+        assert d.line == line, d
+        assert d.file.endswith("letter.xml") and d.message
+
+
+def test_duplicate_id_is_caught(tmp_path: Path) -> None:
+    broken, _ = _broken(tmp_path, 'xml:id="d62fn4"', 'xml:id="d62fn3"')
+    result = validate_file(broken, ValidateOptions(schemas=PROJECT))
+    assert {"rng.invalid", "xsd.invalid", "sch.assert"} <= {d.code for d in result.diagnostics}
+    assert any("d62fn3" in d.message for d in result.diagnostics if d.code == "sch.assert")
+
+
+def test_malformed_copy(tmp_path: Path) -> None:
+    broken, line = _broken(tmp_path, "</closer>", "</closr>")
+    result = validate_file(broken, ValidateOptions(schemas=PROJECT))
+    (d,) = result.diagnostics
+    assert d.code == "xml.syntax" and d.line == line
+
+
+def test_copy_elsewhere_reports_missing_schemas_not_a_crash(tmp_path: Path) -> None:
+    copy = tmp_path / "letter.xml"
+    shutil.copy(LETTER, copy)
+    result = validate_file(copy)
+    assert {d.code for d in result.diagnostics} == {"schema.unavailable"}
