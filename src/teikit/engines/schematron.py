@@ -19,9 +19,13 @@ and handed over as text, with the file's URI as its base URI. ``path()`` results
 turned back into lxml elements to report line numbers.
 
 Semantics worth knowing: ``role`` maps error/fatal to error, warning/warn/nonfatal to
-warning, info/information to info (anything else: error). Relative URIs in the schema's
-own expressions (``doc('x.xml')``) resolve against the schema file; ``base-uri(/)`` is the
-checked file's URI.
+warning, info/information to info (anything else: error). A pattern-level ``let`` becomes a
+global variable when no other schema-, phase- or pattern-level ``let`` has its name (so rule
+contexts may use it), otherwise a tunnel parameter of its pattern. Abstract-pattern
+parameters are substituted in attribute values (as the standard says), not in text.
+Relative URIs in the schema's own expressions (``doc('x.xml')``) resolve against the schema
+file; ``base-uri(/)`` is the checked file's URI; ``doc()`` may read local files only.
+A finding's message ends with `` [id]`` when the assert/report (or its rule) has an id.
 """
 
 from __future__ import annotations

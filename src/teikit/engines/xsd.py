@@ -22,7 +22,10 @@ class CompiledXSD:
 
     def check(self, doc: Document) -> Iterator[Diagnostic]:
         """Yield every error lazily (xmlschema's iter_errors) with its source line."""
-        for err in self.validator.iter_errors(doc.tree):
+        # The instance is already parsed (safely): xmlschema must not load anything for it.
+        tree: Any = doc.tree  # lxml trees are accepted at run time; the stubs say ElementTree
+        source = xmlschema.XMLResource(tree, base_url=str(doc.path.parent), allow="none")
+        for err in self.validator.iter_errors(source):
             elem = err.elem if isinstance(getattr(err, "elem", None), etree._Element) else None
             line = getattr(elem, "sourceline", None) or getattr(err, "sourceline", None) or 0
             reason = (err.reason or err.message or "invalid").strip()
