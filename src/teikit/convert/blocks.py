@@ -4,117 +4,26 @@ from __future__ import annotations
 
 from teikit.xmlutil import tei
 
-#: Elements whose content is a paragraph-like block of running text.
-BLOCKS = frozenset(
-    tei(n)
-    for n in (
-        "p",
-        "ab",
-        "head",
-        "dateline",
-        "salute",
-        "signed",
-        "byline",
-        "docAuthor",
-        "docDate",
-        "docTitle",
-        "titlePart",
-        "trailer",
-        "epigraph",
-        "argument",
-        "postscript",
-        "address",
-        "addrLine",
-        "item",
-        "label",
-        "l",
-        "speaker",
-        "stage",
-        "sp",
-        "figDesc",
-        "caption",
-        "row",
-        "bibl",
-        "biblStruct",
-        "opener",
-        "closer",
-        "quote",
-        "cit",
-        "lg",
-        "list",
-        "listBibl",
-        "table",
-        "figure",
-        "div",
-        "div1",
-        "div2",
-        "div3",
-        "div4",
-        "div5",
-        "div6",
-        "div7",
-        "body",
-        "front",
-        "back",
-        "group",
-        "text",
-        "floatingText",
-        "titlePage",
-        "castList",
-        "castItem",
-        "person",
-        "org",
-        "place",
-        "event",
-        "entry",
-        "fw",
-        "egXML",
-        "eg",
-        "listPerson",
-        "listOrg",
-        "listPlace",
-        "listEvent",
-        "u",
-        "lem",
-        "app",
-    )
-)
-
 #: Blocks whose children are blocks too; their own loose text is rare but still kept.
 CONTAINERS = frozenset(
     tei(n)
-    for n in (
-        "div",
-        "div1",
-        "div2",
-        "div3",
-        "div4",
-        "div5",
-        "div6",
-        "div7",
-        "body",
-        "front",
-        "back",
-        "group",
-        "text",
-        "floatingText",
-        "list",
-        "listBibl",
-        "lg",
-        "table",
-        "sp",
-        "opener",
-        "closer",
-        "figure",
-        "titlePage",
-        "castList",
-        "cit",
-        "listPerson",
-        "listOrg",
-        "listPlace",
-        "listEvent",
-        "app",
-    )
+    for n in """
+    div div1 div2 div3 div4 div5 div6 div7 body front back group text floatingText
+    list listBibl lg table sp opener closer figure titlePage castList cit
+    listPerson listOrg listPlace listEvent app
+    """.split()
+)
+
+#: Every element that starts a block of its own: the containers and the paragraph-like
+#: elements whose content is running text.
+BLOCKS = CONTAINERS | frozenset(
+    tei(n)
+    for n in """
+    p ab head dateline salute signed byline docAuthor docDate docTitle titlePart trailer
+    epigraph argument postscript address addrLine item label l speaker stage figDesc
+    caption row bibl biblStruct quote castItem person org place event entry fw egXML eg
+    u lem
+    """.split()
 )
 
 
