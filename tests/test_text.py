@@ -89,3 +89,24 @@ def test_lone_div_document(tmp_path: Path) -> None:
     loaded = load(f)
     assert loaded.document is not None
     assert to_text(TeiDocument(loaded.document)) == "Just a div.\n"
+
+
+def test_spans_of_tracked_elements_point_into_the_text() -> None:
+    from teikit.convert.text import render_text
+    from teikit.document import NAME_KINDS
+
+    from conftest import LETTER
+
+    loaded = load(LETTER)
+    assert loaded.document is not None
+    doc = TeiDocument(loaded.document)
+    render = render_text(doc, TextOptions(width=0), track=lambda el: el.tag in NAME_KINDS)
+    assert render.text == to_text(doc, TextOptions(width=0))
+    assert len(render.spans) > 70
+    shown = {render.text[s.start : s.end] for s in render.spans}
+    assert {"Rusk", "Bob", "Washington", "SIG", "Department of Defense"} <= shown
+    # in the notes too, after the "[n] " label
+    notes_at = render.text.index("\n\nNotes\n\n")
+    assert any(
+        s.start > notes_at and render.text[s.start : s.end] == "Fearey" for s in render.spans
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -10,7 +11,7 @@ from lxml import etree
 
 from teikit.convert.blocks import is_block
 from teikit.convert.walk import walk
-from teikit.document import TeiDocument, normalise_space
+from teikit.document import TeiDocument
 from teikit.xmlutil import tei
 
 NotesMode = Literal["end", "inline", "omit"]
@@ -33,21 +34,78 @@ class TextOptions:
     choice: Literal["source", "edited"] = "source"
 
 
+@dataclass(frozen=True, slots=True)
+class Span:
+    """Where an element's rendered text lies in the output: ``text[start:end]``."""
+
+    element: etree._Element
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class TextRender:
+    """The text and, for tracked elements, their spans (exact when ``width`` is 0)."""
+
+    text: str
+    spans: tuple[Span, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Mark:
+    element: etree._Element
+    start: bool
+
+
+@dataclass(slots=True)
+class _Block:
+    prefix: str
+    text: str
+    #: element -> (start, end) within ``text``
+    marks: list[tuple[etree._Element, int, int]]
+
+
 @dataclass(slots=True)
 class _Sink:
     """Blocks of one flow (the main text or one note) and the paragraph being built."""
 
-    #: (prefix, text): list items keep their "- " apart so wrapped lines hang under it.
-    blocks: list[tuple[str, str]] = field(default_factory=list)
-    line: list[str] = field(default_factory=list)
+    blocks: list[_Block] = field(default_factory=list)
+    line: list[str | _Mark] = field(default_factory=list)
+    #: list items keep their "- " apart so wrapped lines hang under it.
     prefix: str = ""
 
     def flush(self) -> None:
-        text = normalise_space("".join(self.line))
+        text, marks = _normalise(self.line)
         if text:
-            self.blocks.append((self.prefix, text))
+            self.blocks.append(_Block(self.prefix, text, marks))
         self.line.clear()
         self.prefix = ""
+
+
+def _normalise(pieces: list[str | _Mark]) -> tuple[str, list[tuple[etree._Element, int, int]]]:
+    """``normalise_space`` over the pieces, keeping track of where marked elements fall."""
+    out: list[str] = []
+    pending = False
+    open_at: dict[int, tuple[etree._Element, int]] = {}
+    marks: list[tuple[etree._Element, int, int]] = []
+    for piece in pieces:
+        if isinstance(piece, _Mark):
+            if piece.start:
+                at = len(out) + (1 if pending and out else 0)
+                open_at[id(piece.element)] = (piece.element, at)
+            elif id(piece.element) in open_at:
+                element, begin = open_at.pop(id(piece.element))
+                marks.append((element, begin, max(begin, len(out))))
+            continue
+        for ch in piece:
+            if ch.isspace():
+                pending = True
+            else:
+                if pending and out:
+                    out.append(" ")
+                pending = False
+                out.append(ch)
+    return "".join(out), marks
 
 
 def skip_for_choice(el: etree._Element, choice: str) -> bool:
@@ -71,6 +129,15 @@ def body_of(doc: TeiDocument) -> etree._Element:
 
 def to_text(doc: TeiDocument, options: TextOptions = TextOptions()) -> str:
     """Render the document's ``text`` as plain text; every word of it appears once."""
+    return render_text(doc, options).text
+
+
+def render_text(
+    doc: TeiDocument,
+    options: TextOptions = TextOptions(),
+    track: Callable[[etree._Element], bool] | None = None,
+) -> TextRender:
+    """Render as :func:`to_text` does, recording spans of the elements ``track`` selects."""
     main = _Sink()
     stack: list[_Sink] = [main]
     notes: list[tuple[str, _Sink]] = []
@@ -114,17 +181,50 @@ def to_text(doc: TeiDocument, options: TextOptions = TextOptions()) -> str:
             continue
         if ev.kind == "start":
             sink.line.append(_inline_start(el, options))
+            if track is not None and track(el):
+                sink.line.append(_Mark(el, True))
         else:
+            if track is not None and track(el):
+                sink.line.append(_Mark(el, False))
             sink.line.append(_inline_end(el))
     main.flush()
 
-    out = [_wrap(prefix + text, options.width, len(prefix)) for prefix, text in main.blocks]
+    parts: list[str] = []
+    spans: list[Span] = []
+    offset = 0
+
+    def emit(
+        text: str, marks: list[tuple[etree._Element, int, int]], shift: int, hanging: int
+    ) -> None:
+        nonlocal offset
+        if parts:
+            parts.append("\n\n")
+            offset += 2
+        spans.extend(Span(el, offset + shift + a, offset + shift + b) for el, a, b in marks)
+        wrapped = _wrap(text, options.width, hanging)
+        parts.append(wrapped)
+        offset += len(wrapped)
+
+    for block in main.blocks:
+        emit(block.prefix + block.text, block.marks, len(block.prefix), len(block.prefix))
     if notes:
-        out.append("Notes")
+        emit("Notes", [], 0, 0)
         for label, note_sink in notes:
-            text = " ".join(prefix + text for prefix, text in note_sink.blocks)
-            out.append(_wrap(f"[{label}] {text}", options.width, hanging=len(label) + 3))
-    return "\n\n".join(out) + "\n"
+            head = f"[{label}] "
+            pieces: list[str] = []
+            marks: list[tuple[etree._Element, int, int]] = []
+            at = len(head)
+            for block in note_sink.blocks:
+                if pieces:
+                    at += 1
+                marks.extend(
+                    (el, at + len(block.prefix) + a, at + len(block.prefix) + b)
+                    for el, a, b in block.marks
+                )
+                pieces.append(block.prefix + block.text)
+                at += len(block.prefix) + len(block.text)
+            emit(head + " ".join(pieces), marks, 0, len(head))
+    return TextRender("".join(parts) + "\n", tuple(spans))
 
 
 def _inline_start(el: etree._Element, options: TextOptions) -> str:
