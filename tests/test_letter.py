@@ -47,14 +47,14 @@ def _is_subsequence(needle: list[str], hay: list[str]) -> tuple[bool, int]:
 
 def test_every_seed_word_survives_in_order_in_the_text_output() -> None:
     seed = _seed_words()
-    out = re.findall(r"\w+", to_text(_doc(), TextOptions(width=0)))
+    out = re.findall(r"\w+", to_text(_doc(), TextOptions(width=0, diplomatic=True)))
     ok, at = _is_subsequence(seed, out)
     assert ok, f"seed word {at} ({seed[at]!r}, after {seed[max(0, at - 5) : at]}) missing"
     assert len(seed) > 700
 
 
 def test_text_output_adds_only_printed_dateline_close_signature_and_markers() -> None:
-    extra = Counter(re.findall(r"\w+", to_text(_doc(), TextOptions(width=0))))
+    extra = Counter(re.findall(r"\w+", to_text(_doc(), TextOptions(width=0, diplomatic=True))))
     extra.subtract(Counter(_seed_words()))
     added = {w: n for w, n in extra.items() if n > 0}
     # note markers [1]..[4], the "Notes" heading, and what the printed volume has
@@ -89,7 +89,7 @@ def test_notes_at_their_reference_points_numbered_and_typed() -> None:
 
 
 def test_page_breaks_where_the_seed_has_them() -> None:
-    text = to_text(_doc(), TextOptions(width=0, pages=True))
+    text = to_text(_doc(), TextOptions(width=0, pages=True, diplomatic=True))
     assert "talks with the Japanese to [Page 128] review our common interests" in text
     assert "the Ryukyuan population.\n\n[Page 129]\n\nI have asked" in text
 
@@ -154,4 +154,6 @@ def test_ids_unique_and_pointers_resolve() -> None:
 def test_convert_api_prints_whole_letter() -> None:
     text = convert(LETTER, "text")
     assert text.startswith("62. Letter From Secretary of State Rusk")
-    assert "DEF 1 RYU IS)" in text and "With warm regards," in text
+    # the edited reading by default: abbreviations expanded
+    assert "DEF 1 Ryukyu Islands)" in text and "With warm regards," in text
+    assert "Office of the Secretary of Defense/" in " ".join(text.split())

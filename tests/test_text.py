@@ -60,15 +60,25 @@ def test_notes_without_n_are_numbered(tmp_path: Path) -> None:
     assert out == "a[1] b[2]\n\nNotes\n\n[1] x\n\n[2] y\n"
 
 
-def test_choice_shows_source_form_by_default(tmp_path: Path) -> None:
+def test_choice_shows_edited_reading_unless_diplomatic(tmp_path: Path) -> None:
     body = "<p><choice><abbr>SIG</abbr><expan>Senior Group</expan></choice> met</p>"
-    assert _text(tmp_path, body) == "SIG met\n"
-    assert _text(tmp_path, body, choice="edited") == "Senior Group met\n"
+    assert _text(tmp_path, body) == "Senior Group met\n"
+    assert _text(tmp_path, body, diplomatic=True) == "SIG met\n"
+    sic = (
+        "<p>the <choice><sic>teh</sic><corr>the</corr></choice> "
+        "<choice><orig>colour</orig><reg>color</reg></choice></p>"
+    )
+    assert _text(tmp_path, sic) == "the the color\n"
+    assert _text(tmp_path, sic, diplomatic=True) == "the teh colour\n"
 
 
 def test_editorial_marks(tmp_path: Path) -> None:
-    body = "<p>a <del>gone</del><add>added</add> <gap/> <supplied>sup</supplied></p>"
-    assert _text(tmp_path, body) == "a added […] [sup]\n"
+    body = (
+        "<p>a <del>gone</del><add>added</add> <gap/> <supplied>sup</supplied> "
+        "<unclear>un</unclear></p>"
+    )
+    assert _text(tmp_path, body) == "a added […] [sup] un[?]\n"
+    assert _text(tmp_path, body, diplomatic=True) == "a ⟦gone⟧added […] [sup] un[?]\n"
 
 
 def test_wrapping_and_blocks(tmp_path: Path) -> None:
@@ -100,8 +110,9 @@ def test_spans_of_tracked_elements_point_into_the_text() -> None:
     loaded = load(LETTER)
     assert loaded.document is not None
     doc = TeiDocument(loaded.document)
-    render = render_text(doc, TextOptions(width=0), track=lambda el: el.tag in NAME_KINDS)
-    assert render.text == to_text(doc, TextOptions(width=0))
+    opts = TextOptions(width=0, diplomatic=True)
+    render = render_text(doc, opts, track=lambda el: el.tag in NAME_KINDS)
+    assert render.text == to_text(doc, opts)
     assert len(render.spans) > 70
     shown = {render.text[s.start : s.end] for s in render.spans}
     assert {"Rusk", "Bob", "Washington", "SIG", "Department of Defense"} <= shown
@@ -110,3 +121,69 @@ def test_spans_of_tracked_elements_point_into_the_text() -> None:
     assert any(
         s.start > notes_at and render.text[s.start : s.end] == "Fearey" for s in render.spans
     )
+
+
+def test_header_citation_block(tmp_path: Path) -> None:
+    out = _text(tmp_path, "<p>x</p>", header=True)
+    assert out == "HEADER\n\nx\n"
+    from conftest import LETTER
+
+    letter = load(LETTER).document
+    assert letter is not None
+    lines = to_text(TeiDocument(letter), TextOptions(header=True)).split("\n\n")
+    assert lines[0].startswith("Letter from Secretary of State Dean Rusk")
+    assert lines[1] == "Author: Dean Rusk"
+    assert any(b.startswith("Licence: ") and "creativecommons.org" in b for b in lines[:6])
+
+
+def test_render_rules_change_how_elements_render(tmp_path: Path) -> None:
+    from teikit.convert.rules import RenderRules
+
+    rules = RenderRules.from_mapping(
+        {
+            "hi[@rend='italic']": {"before": "_", "after": "_"},
+            "note[@type='source']": {"display": "omit"},
+            "stage": {"display": "block", "before": "(", "after": ")"},
+            "hi": {"before": "*", "after": "*"},
+        }
+    )
+    body = (
+        "<p>a <hi rend='bold italic'>b</hi> <hi>c</hi><note type='source'>S</note>"
+        "<note>N</note><stage>exit</stage> d</p>"
+    )
+    out = _text(tmp_path, body, rules=rules)
+    assert out == "a _b_ *c*[1]\n\n(exit)\n\nd\n\nNotes\n\n[1] N\n"
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"p[": {}}, "selector"),
+        ({"p": {"display": "hidden"}}, "display must be"),
+        ({"p": {"html": "script"}}, "not an allowed element"),
+        ({"p": {"colour": "red"}}, "unknown key"),
+    ],
+)
+def test_bad_render_rules_are_usage_errors(spec: dict[str, object], message: str) -> None:
+    from teikit.convert.rules import RenderRules
+    from teikit.errors import UsageError
+
+    with pytest.raises(UsageError, match=message):
+        RenderRules.from_mapping(spec)
+
+
+def test_structured_bibl_citation_has_punctuation() -> None:
+    from lxml import etree
+
+    from teikit.document import cite_bibl
+
+    bibl = etree.fromstring(
+        '<bibl xmlns="http://www.tei-c.org/ns/1.0"><title>Book</title><editor>A. B.</editor>'
+        "<pubPlace>Washington</pubPlace><publisher>GPO</publisher><date>2006</date>"
+        '<citedRange unit="page">pp. 1–2</citedRange></bibl>'
+    )
+    assert cite_bibl(bibl) == "Book; A. B. (ed.); Washington: GPO, 2006; pp. 1–2"
+    mixed = etree.fromstring(
+        '<bibl xmlns="http://www.tei-c.org/ns/1.0"><author>X</author>, <title>Y</title>.</bibl>'
+    )
+    assert cite_bibl(mixed) == "X, Y."

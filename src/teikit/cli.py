@@ -16,6 +16,7 @@ import click
 
 from teikit.build import BuildOptions, build
 from teikit.convert import FORMATS, ConvertOptions, HtmlOptions, TextOptions, convert
+from teikit.convert.rules import RenderRules
 from teikit.diagnostics import Severity
 from teikit.errors import InputError, TeikitError
 from teikit.loading import DEFAULT_MAX_BYTES, LoadOptions
@@ -125,6 +126,17 @@ def validate_cmd(
     help="Text: where notes go.",
 )
 @click.option("--pages", is_flag=True, help="Text: show page breaks as [Page N].")
+@click.option(
+    "--diplomatic",
+    is_flag=True,
+    help="Text: the source as written (abbr/orig/sic, deletions as ⟦…⟧), not the edited reading.",
+)
+@click.option("--header", is_flag=True, help="Text: begin with a citation block from the header.")
+@click.option(
+    "--rules",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="TOML file of render rules ([render] table) changing how elements render.",
+)
 @click.option("--fragment", is_flag=True, help="HTML: write a fragment, not a whole page.")
 @click.option(
     "--max-bytes",
@@ -140,12 +152,22 @@ def convert_cmd(
     width: int,
     notes: str,
     pages: bool,
+    diplomatic: bool,
+    header: bool,
+    rules: Path | None,
     fragment: bool,
     max_bytes: int,
 ) -> None:
     """Convert one TEI file to plain text or HTML (standard output unless -o)."""
     options = ConvertOptions(
-        text=TextOptions(width=width, notes=notes, pages=pages),  # type: ignore[arg-type]
+        text=TextOptions(
+            width=width,
+            notes=notes,  # type: ignore[arg-type]
+            pages=pages,
+            diplomatic=diplomatic,
+            header=header,
+            rules=RenderRules.load(rules) if rules else RenderRules(),
+        ),
         html=HtmlOptions(fragment=fragment),
         load=LoadOptions(max_bytes=max_bytes),
     )

@@ -153,3 +153,38 @@ def _display_name(name: etree._Element) -> str:
     if fore or sur:
         return " ".join(x for x in (*fore, *sur) if x)
     return normalise_space("".join(name.itertext()))
+
+
+def cite_bibl(bibl: etree._Element) -> str:
+    """A readable one-line citation of a ``bibl``.
+
+    Hand-written bibls carry their own punctuation and are read as they are; structured
+    ones (only elements, no text between them) are assembled as title; editors;
+    place: publisher, date; scope.
+    """
+    own_text = (bibl.text or "").strip() or any((c.tail or "").strip() for c in bibl)
+    if own_text:
+        return normalise_space("".join(bibl.itertext()))
+
+    def texts(*names: str) -> list[str]:
+        return [
+            normalise_space("".join(c.itertext()))
+            for c in bibl
+            if isinstance(c.tag, str) and etree.QName(c).localname in names
+        ]
+
+    titles = texts("title")
+    parts = [titles[0]] if titles else []
+    people = texts("author") + [f"{e} (ed.)" for e in texts("editor")]
+    if people:
+        parts.append(", ".join(people))
+    imprint = ": ".join(
+        x for x in (", ".join(texts("pubPlace")), ", ".join(texts("publisher"))) if x
+    )
+    dates = texts("date")
+    if imprint or dates:
+        parts.append(", ".join(x for x in (imprint, *dates) if x))
+    scope = texts("biblScope", "citedRange")
+    if scope:
+        parts.append(", ".join(scope))
+    return "; ".join(p for p in parts if p)

@@ -10,8 +10,9 @@ from typing import Literal
 from lxml import etree
 
 from teikit.convert.blocks import is_block
+from teikit.convert.rules import RenderRules
 from teikit.convert.walk import walk
-from teikit.document import TeiDocument
+from teikit.document import TeiDocument, cite_bibl
 from teikit.xmlutil import tei
 
 NotesMode = Literal["end", "inline", "omit"]
@@ -30,8 +31,16 @@ class TextOptions:
     width: int = 72
     notes: NotesMode = "end"
     pages: bool = False
-    #: ``source`` shows abbr/orig/sic inside <choice>; ``edited`` shows expan/reg/corr.
-    choice: Literal["source", "edited"] = "source"
+    #: Show the source as written: abbr/orig/sic inside <choice>, and deletions as ⟦…⟧.
+    #: By default the edited reading is shown: expan/reg/corr, deletions left out.
+    diplomatic: bool = False
+    #: Start with a short citation block from the teiHeader.
+    header: bool = False
+    rules: RenderRules = field(default_factory=RenderRules)
+
+    @property
+    def choice(self) -> Literal["source", "edited"]:
+        return "source" if self.diplomatic else "edited"
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +153,10 @@ def render_text(
     counter = 0
 
     def skip(el: etree._Element) -> bool:
-        if el.tag == tei("del"):
+        rule = options.rules.match(el)
+        if rule is not None and rule.display == "omit":
+            return True
+        if el.tag == tei("del") and not options.diplomatic:
             return True
         if el.tag == NOTE and options.notes == "omit":
             return True
@@ -174,20 +186,33 @@ def render_text(
                 stack.pop().flush()
             continue
         parent = el.getparent()
-        if is_block(tag, parent.tag if parent is not None else None):
+        rule = options.rules.match(el)
+        is_blk = is_block(tag, parent.tag if parent is not None else None)
+        if rule is not None and rule.display is not None:
+            is_blk = rule.display == "block"
+        if is_blk:
+            if ev.kind == "end" and rule is not None:
+                sink.line.append(rule.after)
             sink.flush()
-            if ev.kind == "start" and tag == tei("item"):
-                sink.prefix = "- "
+            if ev.kind == "start":
+                if tag == tei("item"):
+                    sink.prefix = "- "
+                if rule is not None:
+                    sink.line.append(rule.before)
             continue
         if ev.kind == "start":
-            sink.line.append(_inline_start(el, options))
+            sink.line.append(rule.before if rule is not None else _inline_start(el, options))
             if track is not None and track(el):
                 sink.line.append(_Mark(el, True))
         else:
             if track is not None and track(el):
                 sink.line.append(_Mark(el, False))
-            sink.line.append(_inline_end(el))
+            sink.line.append(rule.after if rule is not None else _inline_end(el))
     main.flush()
+    if options.header:
+        citation = header_citation(doc)
+        if citation:
+            main.blocks[:0] = [_Block("", line, []) for line in citation]
 
     parts: list[str] = []
     spans: list[Span] = []
@@ -239,15 +264,50 @@ def _inline_start(el: etree._Element, options: TextOptions) -> str:
         return "" if el.get("break") == "no" else " "
     if tag == tei("gap"):
         return " […] "
-    if tag == tei("supplied"):
-        return "["
-    return ""
+    return _MARKS.get(str(tag), ("", ""))[0]
+
+
+#: Editorial marks around an element's text (Leiden-style, documented in the README).
+_MARKS = {
+    tei("supplied"): ("[", "]"),
+    tei("unclear"): ("", "[?]"),
+    tei("del"): ("⟦", "⟧"),  # shown only with diplomatic=True
+    tei("add"): ("", ""),
+}
 
 
 def _inline_end(el: etree._Element) -> str:
-    if el.tag == tei("supplied"):
-        return "]"
-    return ""
+    return _MARKS.get(str(el.tag), ("", ""))[1]
+
+
+def header_citation(doc: TeiDocument) -> list[str]:
+    """Title, author, source and licence from the header: who made this and from what."""
+    ns = {"t": "http://www.tei-c.org/ns/1.0"}
+    lines: list[str] = []
+    for label, path in (
+        ("", "t:teiHeader/t:fileDesc/t:titleStmt/t:title[1]"),
+        ("Author: ", "t:teiHeader/t:fileDesc/t:titleStmt/t:author[1]"),
+        (
+            "Source: ",
+            "t:teiHeader/t:fileDesc/t:sourceDesc/t:bibl[1]"
+            " | t:teiHeader/t:fileDesc/t:sourceDesc/t:biblStruct[1]",
+        ),
+        ("Published by: ", "t:teiHeader/t:fileDesc/t:publicationStmt/t:publisher[1]"),
+        ("Licence: ", "t:teiHeader/t:fileDesc/t:publicationStmt/t:availability/t:licence[1]"),
+    ):
+        found = doc.root.xpath(path, namespaces=ns)
+        if isinstance(found, list) and found and isinstance(found[0], etree._Element):
+            el = found[0]
+            text = (
+                cite_bibl(el)
+                if el.tag in (tei("bibl"), tei("biblStruct"))
+                else " ".join("".join(el.itertext()).split())
+            )
+            if el.tag == tei("licence") and el.get("target"):
+                text = f"{text} <{el.get('target')}>" if text else str(el.get("target"))
+            if text:
+                lines.append(label + text)
+    return lines
 
 
 def _wrap(text: str, width: int, hanging: int = 0) -> str:
