@@ -70,7 +70,7 @@ def build(
             diags.extend(check_document(doc, schemas_for(doc, options.validate)))
             tei_doc = TeiDocument(doc)
             for fmt in options.formats:
-                target = out / rel.with_suffix(FORMATS[fmt][1])
+                target = out / rel.with_suffix(FORMATS[fmt].suffix)
                 write_atomic(
                     target, convert_document(tei_doc, fmt, options.convert), protect=inputs
                 )

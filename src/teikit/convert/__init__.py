@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 
 from teikit.convert.html import HtmlOptions, to_html
 from teikit.convert.text import TextOptions, to_text
@@ -22,22 +23,60 @@ class ConvertOptions:
     load: LoadOptions = field(default_factory=LoadOptions)
 
 
-Converter = Callable[[TeiDocument, ConvertOptions], str]
+Render = Callable[[TeiDocument, ConvertOptions], str]
 
-#: Format name -> (converter, file suffix). The CLI's ``--to`` choices come from here.
-FORMATS: dict[str, tuple[Converter, str]] = {
-    "text": (lambda doc, o: to_text(doc, o.text), ".txt"),
-    "html": (lambda doc, o: to_html(doc, o.html), ".html"),
-}
+#: Entry-point group through which other packages add formats.
+PLUGIN_GROUP = "teikit.converters"
+
+
+@dataclass(frozen=True, slots=True)
+class Format:
+    """An output format: its name (``--to``), file suffix and renderer.
+
+    A plugin package provides one in its ``pyproject.toml``::
+
+        [project.entry-points."teikit.converters"]
+        tei2csv = "mypackage.teikit_plugin:FORMAT"
+
+    where ``FORMAT = teikit.convert.Format("csv", ".csv", render, "one row per name")``.
+    """
+
+    name: str
+    suffix: str
+    render: Render
+    description: str = ""
+
+
+BUILTIN_FORMATS: tuple[Format, ...] = (
+    Format("text", ".txt", lambda doc, o: to_text(doc, o.text), "plain text, notes at the end"),
+    Format("html", ".html", lambda doc, o: to_html(doc, o.html), "a standalone HTML5 page"),
+)
+
+
+def load_formats() -> dict[str, Format]:
+    """Built-in formats plus those plugins register; a broken plugin is skipped, not fatal."""
+    formats = {f.name: f for f in BUILTIN_FORMATS}
+    for ep in entry_points(group=PLUGIN_GROUP):
+        try:
+            loaded = ep.load()
+        except Exception:  # a broken plugin must not take teikit down with it
+            continue
+        if isinstance(loaded, Format) and loaded.name not in formats:
+            formats[loaded.name] = loaded
+    return formats
+
+
+#: Format name -> Format. The CLI's ``--to`` choices come from here.
+FORMATS: dict[str, Format] = load_formats()
 
 
 def convert_document(doc: TeiDocument, to: str, options: ConvertOptions = ConvertOptions()) -> str:
     """Render an already loaded document in format ``to``."""
     try:
-        converter, _ = FORMATS[to]
+        fmt = FORMATS[to]
     except KeyError:
         raise UsageError(f"unknown format {to!r}; choose from {', '.join(FORMATS)}") from None
-    return converter(doc, options)
+    return fmt.render(doc, options)
 
 
 def convert(
@@ -52,12 +91,16 @@ def convert(
 
 
 __all__ = [
+    "BUILTIN_FORMATS",
     "FORMATS",
+    "PLUGIN_GROUP",
     "ConvertOptions",
+    "Format",
     "HtmlOptions",
     "TextOptions",
     "convert",
     "convert_document",
+    "load_formats",
     "to_html",
     "to_text",
 ]

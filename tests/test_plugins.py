@@ -1,0 +1,55 @@
+"""Converters from other packages, through the ``teikit.converters`` entry-point group."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from conftest import LETTER
+
+
+def _install_plugin(site: Path) -> None:
+    """A minimal installed distribution with one entry point, on its own sys.path entry."""
+    (site / "wordcount_plugin.py").write_text(
+        textwrap.dedent(
+            """
+            from teikit.convert import Format, to_text
+
+            def render(doc, options):
+                return f"{len(to_text(doc, options.text).split())} words\\n"
+
+            FORMAT = Format("wordcount", ".count", render, "how many words")
+            """
+        )
+    )
+    dist = site / "wordcount_plugin-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: wordcount-plugin\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(
+        "[teikit.converters]\nwordcount = wordcount_plugin:FORMAT\nbroken = no_such_module:X\n"
+    )
+
+
+def test_plugin_format_is_offered_and_used(tmp_path: Path) -> None:
+    _install_plugin(tmp_path)
+    env_path = f"{tmp_path}"
+    code = (
+        f"import sys; sys.path.insert(0, {env_path!r})\n"
+        "from teikit.cli import main\n"
+        f"main(['convert', {str(LETTER)!r}, '--to', 'wordcount'])\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    count = int(proc.stdout.split()[0])
+    assert 700 < count < 1200
+    # the broken entry point was skipped without breaking the built-in formats
+    code_help = (
+        f"import sys; sys.path.insert(0, {env_path!r})\nfrom teikit.convert import FORMATS\n"
+        "print(sorted(FORMATS))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code_help], capture_output=True, text=True, check=True
+    ).stdout
+    assert "'wordcount'" in out and "'text'" in out and "broken" not in out
