@@ -21,7 +21,7 @@ from teikit.diagnostics import Severity
 from teikit.errors import InputError, TeikitError
 from teikit.loading import DEFAULT_MAX_BYTES, LoadOptions
 from teikit.output import write_atomic
-from teikit.report import REPORTERS
+from teikit.report import AUTO, REPORTERS, resolve_format
 from teikit.runner import Run, ValidateOptions, validate
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -43,10 +43,10 @@ def _validation_options(func: F) -> F:
         click.option(
             "--format",
             "fmt",
-            type=click.Choice(sorted(REPORTERS)),
-            default="human",
+            type=click.Choice([*sorted(REPORTERS), AUTO]),
+            default=AUTO,
             show_default=True,
-            help="Report format.",
+            help="Report format; auto is github inside GitHub Actions, else human.",
         ),
         click.option(
             "--severity",
@@ -68,10 +68,13 @@ def _validation_options(func: F) -> F:
     return func
 
 
-def _report(run: Run, fmt: str) -> None:
+def _report(run: Run, fmt: str) -> str:
+    """Write the report; returns the format actually used (``auto`` resolved)."""
+    fmt = resolve_format(fmt, os.environ)
     stream = sys.stdout
     colour = fmt == "human" and stream.isatty() and "NO_COLOR" not in os.environ
     REPORTERS[fmt](run, stream, colour)
+    return fmt
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -220,8 +223,7 @@ def build_cmd(
         ),
     )
     result = build(paths, out_dir, options)
-    _report(result.run, fmt)
-    if fmt == "human":
+    if _report(result.run, fmt) == "human":
         click.echo(f"wrote {len(result.written)} file(s) to {out_dir}")
     sys.exit(EXIT_OK if result.run.ok else EXIT_FINDINGS)
 
