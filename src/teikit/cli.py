@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import click
 
 from teikit.build import BuildOptions, build
-from teikit.convert import FORMATS, ConvertOptions, HtmlOptions, TextOptions, convert
+from teikit.convert import FORMATS, CmifOptions, ConvertOptions, convert
 from teikit.convert.rules import RenderRules
 from teikit.diagnostics import Severity
 from teikit.errors import InputError, TeikitError
@@ -126,13 +126,15 @@ def validate_cmd(
     type=click.Choice(["end", "inline", "omit"]),
     default="end",
     show_default=True,
-    help="Text: where notes go.",
+    help="Where notes go (text, json; markdown: omit or footnotes).",
 )
-@click.option("--pages", is_flag=True, help="Text: show page breaks as [Page N].")
+@click.option(
+    "--pages", is_flag=True, help="Show page breaks: [Page N] in text, comments in Markdown."
+)
 @click.option(
     "--diplomatic",
     is_flag=True,
-    help="Text: the source as written (abbr/orig/sic, deletions as ⟦…⟧), not the edited reading.",
+    help="The source as written (abbr/orig/sic, deletions as ⟦…⟧), not the edited reading.",
 )
 @click.option("--header", is_flag=True, help="Text: begin with a citation block from the header.")
 @click.option(
@@ -141,6 +143,13 @@ def validate_cmd(
     help="TOML file of render rules ([render] table) changing how elements render.",
 )
 @click.option("--fragment", is_flag=True, help="HTML: write a fragment, not a whole page.")
+@click.option("--cmif-title", help="CMIF: title of the list of letters.")
+@click.option("--cmif-editor", help="CMIF: contact person (default from the header).")
+@click.option("--cmif-email", help="CMIF: the contact person's e-mail address.")
+@click.option("--cmif-url", help="CMIF: URL where the CMIF file will be published.")
+@click.option(
+    "--letter-url", help="CMIF: where each letter is online: a template with {id} or a base URL."
+)
 @click.option(
     "--max-bytes",
     type=click.IntRange(min=1),
@@ -159,19 +168,29 @@ def convert_cmd(
     header: bool,
     rules: Path | None,
     fragment: bool,
+    cmif_title: str | None,
+    cmif_editor: str | None,
+    cmif_email: str | None,
+    cmif_url: str | None,
+    letter_url: str | None,
     max_bytes: int,
 ) -> None:
-    """Convert one TEI file to plain text or HTML (standard output unless -o)."""
-    options = ConvertOptions(
-        text=TextOptions(
-            width=width,
-            notes=notes,  # type: ignore[arg-type]
-            pages=pages,
-            diplomatic=diplomatic,
-            header=header,
-            rules=RenderRules.load(rules) if rules else RenderRules(),
+    """Convert one TEI file to text, HTML, Markdown, JSON or CMIF (standard output unless -o)."""
+    options = ConvertOptions.from_flags(
+        width=width,
+        notes=notes,  # type: ignore[arg-type]
+        pages=pages,
+        diplomatic=diplomatic,
+        header=header,
+        fragment=fragment,
+        rules=RenderRules.load(rules) if rules else None,
+        cmif=CmifOptions(
+            title=cmif_title,
+            editor=cmif_editor,
+            email=cmif_email,
+            url=cmif_url,
+            letter_url=letter_url,
         ),
-        html=HtmlOptions(fragment=fragment),
         load=LoadOptions(max_bytes=max_bytes),
     )
     result = convert(file, to, options)

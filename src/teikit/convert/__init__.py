@@ -7,8 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 
+from teikit.convert.cmif import CmifOptions, to_cmif
 from teikit.convert.html import HtmlOptions, to_html
-from teikit.convert.text import TextOptions, to_text
+from teikit.convert.jsonout import JsonOptions, to_json
+from teikit.convert.markdown import MarkdownOptions, to_markdown
+from teikit.convert.rules import RenderRules
+from teikit.convert.text import NotesMode, TextOptions, to_text
 from teikit.document import TeiDocument
 from teikit.errors import InputError, UsageError
 from teikit.loading import LoadOptions, load
@@ -20,7 +24,47 @@ class ConvertOptions:
 
     text: TextOptions = field(default_factory=TextOptions)
     html: HtmlOptions = field(default_factory=HtmlOptions)
+    markdown: MarkdownOptions = field(default_factory=MarkdownOptions)
+    json: JsonOptions = field(default_factory=JsonOptions)
+    cmif: CmifOptions = field(default_factory=CmifOptions)
     load: LoadOptions = field(default_factory=LoadOptions)
+
+    @classmethod
+    def from_flags(
+        cls,
+        *,
+        width: int = 72,
+        notes: NotesMode = "end",
+        pages: bool = False,
+        diplomatic: bool = False,
+        header: bool = False,
+        fragment: bool = False,
+        rules: RenderRules | None = None,
+        cmif: CmifOptions | None = None,
+        load: LoadOptions | None = None,
+    ) -> ConvertOptions:
+        """One set of reader-facing choices applied to every format that has them."""
+        rules = rules or RenderRules()
+        return cls(
+            text=TextOptions(
+                width=width,
+                notes=notes,
+                pages=pages,
+                diplomatic=diplomatic,
+                header=header,
+                rules=rules,
+            ),
+            html=HtmlOptions(fragment=fragment),
+            markdown=MarkdownOptions(
+                notes="omit" if notes == "omit" else "footnotes",
+                pages="comment" if pages else "none",
+                diplomatic=diplomatic,
+                rules=rules,
+            ),
+            json=JsonOptions(notes=notes, diplomatic=diplomatic, rules=rules),
+            cmif=cmif or CmifOptions(),
+            load=load or LoadOptions(),
+        )
 
 
 Render = Callable[[TeiDocument, ConvertOptions], str]
@@ -50,6 +94,9 @@ class Format:
 BUILTIN_FORMATS: tuple[Format, ...] = (
     Format("text", ".txt", lambda doc, o: to_text(doc, o.text), "plain text, notes at the end"),
     Format("html", ".html", lambda doc, o: to_html(doc, o.html), "a standalone HTML5 page"),
+    Format("markdown", ".md", lambda doc, o: to_markdown(doc, o.markdown), "Markdown, [^n] notes"),
+    Format("json", ".json", lambda doc, o: to_json(doc, o.json), "teikit-json for NLP tools"),
+    Format("cmif", ".cmif.xml", lambda doc, o: to_cmif(doc, o.cmif), "CMIF for correspSearch"),
 )
 
 
@@ -94,9 +141,12 @@ __all__ = [
     "BUILTIN_FORMATS",
     "FORMATS",
     "PLUGIN_GROUP",
+    "CmifOptions",
     "ConvertOptions",
     "Format",
     "HtmlOptions",
+    "JsonOptions",
+    "MarkdownOptions",
     "TextOptions",
     "convert",
     "convert_document",
