@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import itertools
+import json
+import os
+import random
+import re
+import shutil
+import subprocess
+import time
 from pathlib import Path
 
 import lxml.html
 import pytest
+from lxml import etree
 
 from teikit import HtmlOptions, TeiDocument, load
 from teikit.convert import to_html
-from teikit.convert.html import safe_url
+from teikit.convert.html import safe_url, sanitize_css
 
-from conftest import LETTER
+from conftest import LETTER, ROOT, shared_path
 
 
 def _page(path: Path = LETTER, options: HtmlOptions | None = None) -> lxml.html.HtmlElement:
@@ -141,3 +150,384 @@ def test_every_word_of_the_text_is_in_the_html() -> None:
     html_words = set(re.findall(r"\w+", html_text))
     missing = {w for tw in text_words for w in re.findall(r"\w+", tw)} - html_words
     assert not missing
+
+
+# --- structure, accessibility and the publisher's conventions ------------------------------
+
+HTML_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "html"
+STRUCTURES = HTML_FIXTURES / "structures.xml"
+HOSTILE = HTML_FIXTURES / "hostile.xml"
+
+
+def _render(path: Path, options: HtmlOptions | None = None) -> str:
+    loaded = load(path)
+    assert loaded.document is not None
+    return to_html(TeiDocument(loaded.document), options or HtmlOptions())
+
+
+def _excerpt() -> Path:
+    return shared_path("corpus", "frus", "frus1964-68v29p2-excerpt.xml")
+
+
+def _headings(page: lxml.html.HtmlElement) -> list[int]:
+    return [int(str(h.tag)[1]) for h in page.iter("h1", "h2", "h3", "h4", "h5", "h6")]
+
+
+@pytest.mark.parametrize("name", ["letter", "structures", "excerpt"])
+def test_headings_in_order_one_h1(name: str) -> None:
+    path = {"letter": LETTER, "structures": STRUCTURES}.get(name) or _excerpt()
+    levels = _headings(_page(path))
+    assert levels[0] == 1 and levels.count(1) == 1
+    for before, after in itertools.pairwise(levels):
+        assert after <= before + 1, levels
+
+
+def test_head_of_a_nested_div_gets_the_next_level() -> None:
+    page = _page(STRUCTURES)
+    text = page.get_element_by_id("tk-text")
+    assert [(h.tag, h.text_content()) for h in text.iter("h2", "h3")] == [
+        ("h2", "Persons"),
+        ("h2", "Abbreviations"),
+        ("h2", "One: Rusk writes1"),
+        # the div around it has no head: the level follows headed divisions, not depth
+        ("h3", "Nested head"),
+    ]
+    # heads of lists, tables and figures are captions, not headings
+    assert text.xpath("//caption[.='A table']")
+    assert text.xpath("//figcaption[.='Caption last']")
+    assert text.xpath("//p[contains(@class,'head-block')][.='Items']")
+
+
+def test_landmarks_and_language() -> None:
+    page = _page(STRUCTURES)
+    assert page.get("lang") == "en"
+    assert page.xpath("//nav[@aria-label]") and len(page.xpath("//main")) == 1
+    assert page.xpath("//main/article[@aria-labelledby='tk-title']")
+    assert page.get_element_by_id("tk-title").tag == "h1"
+    # xml:lang on inner elements, and on a note that moves to the endnotes
+    assert page.xpath("//span[@lang='de'][.='Auf Deutsch']")
+    note = page.xpath("//li[@role='doc-endnote'][@lang='fr']")
+    assert note and "Une note en français" in note[0].text_content()
+
+
+def test_content_models_are_respected() -> None:
+    page = _page(STRUCTURES)
+    # A list in a paragraph ends it; the paragraph resumes after the list.
+    assert not page.xpath("//p//ul | //p//ol | //p//dl | //p//blockquote | //p//table")
+    first = page.xpath("//p[starts-with(., 'A list inside a paragraph')]")[0]
+    following = [el.tag for el in first.itersiblings()][:5]
+    assert following[:3] == ["p", "span", "ul"]  # the list's head, a page break, the list
+    assert page.xpath("//blockquote/following-sibling::p[1][contains(., 'after it the end')]")
+    # a list inside a phrase stays a phrase
+    assert page.xpath("//span[contains(@class,'rend-italic')]/span[contains(@class,'tk-block')]")
+    # a list with labels is a description list
+    assert [c.tag for c in page.xpath("//dl[contains(@class,'gloss')]")[0]] == [
+        "dt",
+        "dd",
+        "dt",
+        "dd",
+    ]
+    # nothing but items in a list, rows in a table body, cells in a row
+    assert not page.xpath("//ul/*[not(self::li)] | //ol/*[not(self::li)]")
+    assert not page.xpath("//tbody/*[not(self::tr)] | //tr/*[not(self::td or self::th)]")
+    assert page.xpath("//th[.='Year']") and page.xpath("//td[@colspan='2'][.='Total']")
+    # never a link inside a link; the note marker inside a link stands after it
+    assert not page.xpath("//a//a")
+    link = page.xpath("//a[@href='#d1']")[0]
+    nxt = link.getnext()
+    assert nxt is not None and nxt.get("class") == "noteref"
+
+
+def test_notes_with_paragraphs_keep_label_and_back_link_inside() -> None:
+    page = _page(STRUCTURES)
+    note = page.xpath("//li[@role='doc-endnote'][@lang='fr']")[0]
+    paragraphs = note.findall("p")
+    assert len(paragraphs) == 2
+    assert paragraphs[0].find("span").get("class") == "note-label"
+    assert paragraphs[-1].xpath("a[@role='doc-backlink']")
+
+
+def test_dates_only_valid_html_datetimes() -> None:
+    page = _page(STRUCTURES)
+    assert page.xpath("//time/@datetime") == ["1965-09-25"]
+    assert page.xpath("//span[@class='date'][.='not a day']")
+
+
+def test_frus_names_link_to_the_persons_list_item() -> None:
+    page = _page(_excerpt())
+    item = page.get_element_by_id("p_RD3")
+    # the item takes the id that the inner persName carries in the TEI
+    assert item.tag == "li" and "Rusk, Dean" in item.text_content()
+    assert len(page.xpath("//*[@id='p_RD3']")) == 1
+    mentions = page.xpath("//a[@href='#p_RD3']")
+    assert len(mentions) >= 4 and all("name" in m.get("class", "") for m in mentions)
+    # ... and links back to each mention
+    back = item.xpath(".//span[@class='entry-meta']/a/@href")
+    assert sorted(back) == sorted("#" + m.get("id") for m in mentions)
+
+
+def test_frus_gloss_is_an_abbreviation_linked_to_the_terms_list() -> None:
+    page = _page(_excerpt())
+    assert page.get_element_by_id("t_SIG1").tag == "li"
+    glosses = page.xpath("//a[@href='#t_SIG1']/abbr")
+    assert glosses and glosses[0].text_content() == "SIG"
+    assert glosses[0].get("title") == "Senior Interdepartmental Group"
+    osd = page.xpath("//a[@href='#t_OSD1']/abbr/@title")
+    assert osd == ["Office of the Secretary of Defense"]
+
+
+def test_rendition_becomes_a_class_with_sanitised_css() -> None:
+    html = _render(_excerpt())
+    page = lxml.html.document_fromstring(html)
+    dateline = page.xpath("//p[contains(@class,'dateline')]")[0]
+    assert "tk-r-right" in dateline.get("class", "").split()
+    style = page.findtext(".//style") or ""
+    assert ".tk-r-right { display: inline; float: right }" in style
+    assert ".tk-r-nowrap { white-space: nowrap !important }" in style
+
+
+@pytest.mark.parametrize(
+    ("css", "kept"),
+    [
+        ("display: block; text-align: center;", "display: block; text-align: center"),
+        ("padding-left:1.5em; text-indent:-1.5em;", "padding-left: 1.5em; text-indent: -1.5em"),
+        ("border-top: 1px black solid;", "border-top: 1px black solid"),
+        ("white-space: nowrap !important;", "white-space: nowrap !important"),
+        ("display: none; float: right", "float: right"),
+        ("background: url(javascript:alert(1)); font-style: italic", "font-style: italic"),
+        ("border-top: 1px url(x.png) solid", ""),
+        ("border-image: url(x.png)", ""),
+        ("width: expression(alert(1))", ""),
+        ("font-weight: expression(alert(1))", ""),
+        ("@import 'x.css'; margin: 0", "margin: 0"),
+        ("margin: 0 }</style><script>alert(1)</script><style>{", ""),
+        ("font-style: ital\\69 c", ""),
+        ("text-align: javascript:alert(1)", ""),
+        ("color: red; position: fixed; font-weight: bold", "font-weight: bold"),
+        ("margin-left: calc(1px + 2px)", ""),
+        ("font-variant: 'small-caps'", ""),
+        ("text-decoration: underline /* } */", ""),
+    ],
+)
+def test_sanitize_css(css: str, kept: str) -> None:
+    assert sanitize_css(css) == kept
+
+
+def test_hostile_fixture_is_inert() -> None:
+    html = _render(HOSTILE)
+    page = lxml.html.document_fromstring(html)
+    assert not page.xpath("//script | //iframe | //img | //object | //embed | //link | //form")
+    assert len(page.xpath("//style")) == 1 and not page.xpath("//body//style")
+    assert not page.xpath("//@*[starts-with(name(), 'on')] | //@style | //@src")
+    for href in page.xpath("//@href"):
+        assert href.startswith(("#", "https://")), href
+    assert page.xpath("//a[@href='https://ok.example/?a=1&b=2']")
+    style = (page.findtext(".//style") or "").split("sanitised */")[1]
+    for bad in ("url(", "expression(", "@import", "javascript", "\\", "<", "binding", "behavior"):
+        assert bad not in style.lower(), bad
+    assert "display: none" not in style and "tk-r-evil3 " not in style
+    # ids and langs that would not be valid (or would break out) are dropped
+    assert page.get("lang") == "und"
+    assert not [i for i in page.xpath("//@id") if not re.fullmatch(r"[\w.:-]+", i)]
+    assert not page.xpath("//@lang[contains(., '\"')]")
+    # every string is text: the script in the title and the text shows, escaped
+    assert "<script>window.__pwned=1</script>" in (page.findtext(".//title") or "")
+    assert 'window.__pwned = 1; alert("xhtml script");' in page.text_content()
+
+
+def test_active_urls_in_facs_url_and_ref_never_become_links() -> None:
+    page = _page(HOSTILE)
+    # pb/@facs: no data-facs from a javascript: URL; graphic/@url: a span, not a link
+    assert not page.xpath("//@data-facs")
+    assert page.xpath("//span[@class='graphic'][.='[Image: A hostile image]']")
+    # a data: graphic gives no text from its URL either
+    assert page.xpath("//span[@class='graphic'][.='[Image]']")
+    # persName/@ref with javascript: is plain text; with https: an external link
+    assert page.xpath("//span[@class='persName'][.='Mallory']")
+    assert page.xpath("//a[@href='https://www.wikidata.org/entity/Q42'][.='Douglas']")
+    # a remote image is a link to it, never loaded
+    assert page.xpath("//a[@href='https://images.example/photo.png'][@class='graphic']")
+
+
+def test_every_fragment_link_resolves_everywhere() -> None:
+    for path in (STRUCTURES, HOSTILE, _excerpt()):
+        page = _page(path)
+        ids = page.xpath("//@id")
+        assert len(ids) == len(set(ids)), path
+        targets = {h[1:] for h in page.xpath("//a/@href") if h.startswith("#")}
+        assert targets <= set(ids), (path, targets - set(ids))
+
+
+def test_fragment_is_one_div_without_style_or_shell() -> None:
+    out = _render(STRUCTURES, HtmlOptions(fragment=True))
+    frag = lxml.html.fragment_fromstring(out)
+    assert frag.tag == "div" and frag.get("class") == "teikit" and frag.get("lang") == "en"
+    assert not frag.xpath("//style | //main | //h1")
+    assert _headings(frag)[0] == 2
+
+
+def test_large_volume_renders_fast() -> None:
+    """The 2 MB FRUS volume renders well under a second (bound here with room for CI)."""
+    loaded = load(shared_path("corpus", "frus", "frus1964-68v29p2.xml"))
+    assert loaded.document is not None
+    doc = TeiDocument(loaded.document)
+    start = time.process_time()
+    html = to_html(doc)
+    elapsed = time.process_time() - start
+    assert len(html) > 1_000_000
+    assert elapsed < 3.0, f"{elapsed:.2f}s"
+
+
+# --- random TEI trees: HTML's content models hold whatever the nesting ---------------------
+
+_FUZZ_NAMES = (
+    "div p head list item label table row cell figure graphic figDesc quote lg l note pb lb hi "
+    "persName ref ptr gloss term date abbr choice expan supplied gap title emph del add opener "
+    "closer dateline salute signed ab seg foreign cit bibl listBibl sp speaker stage "
+    "floatingText anchor docImprint docDate titlePage"
+).split()
+_BLOCKS_IN_P = "ul ol dl table blockquote figure section div p h1 h2 h3 h4 h5 h6 li tr td".split()
+
+
+def _random_tei(seed: int) -> bytes:
+    """A deterministic random nesting of TEI elements, ids, pointers and text."""
+    rnd = random.Random(seed)
+    tei_ns = "http://www.tei-c.org/ns/1.0"
+
+    def build(parent: etree._Element, depth: int) -> None:
+        for _ in range(rnd.randint(0, 4)):
+            if rnd.random() < 0.5:
+                text = rnd.choice(["word ", " x ", "\n  "])
+                if len(parent):
+                    parent[-1].tail = (parent[-1].tail or "") + text
+                else:
+                    parent.text = (parent.text or "") + text
+            name = rnd.choice(_FUZZ_NAMES)
+            el = etree.SubElement(parent, f"{{{tei_ns}}}{name}")
+            if rnd.random() < 0.15:
+                el.set("{http://www.w3.org/XML/1998/namespace}id", f"id{rnd.randint(0, 20)}")
+            if name in ("ref", "ptr", "gloss") or rnd.random() < 0.05:
+                el.set("target", rnd.choice(["#id3", "#id5", "https://x.example/", "javascript:x"]))
+            if name == "persName":
+                el.set("corresp", f"#id{rnd.randint(0, 20)}")
+            if depth < 6 and name not in ("pb", "lb", "gap", "graphic", "anchor"):
+                build(el, depth + 1)
+
+    root = etree.Element(f"{{{tei_ns}}}TEI", nsmap={None: tei_ns})
+    body = etree.SubElement(etree.SubElement(root, f"{{{tei_ns}}}text"), f"{{{tei_ns}}}body")
+    build(body, 0)
+    return etree.tostring(root)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_nesting_keeps_html_content_models(seed: int, tmp_path: Path) -> None:
+    source = tmp_path / "random.xml"
+    source.write_bytes(_random_tei(seed))
+    page = lxml.html.document_fromstring(_render(source))
+    blocks = " | ".join(f"//p//{t} | //h2//{t} | //span//{t} | //a//{t}" for t in _BLOCKS_IN_P)
+    assert not page.xpath(blocks)
+    assert not page.xpath("//ul/*[not(self::li)] | //ol/*[not(self::li)]")
+    assert not page.xpath("//dl/*[not(self::dt or self::dd)] | //a//a")
+    assert not page.xpath("//li[not(parent::ul or parent::ol)] | //dd[not(parent::dl)]")
+    assert not page.xpath("//tr[not(parent::tbody)] | //td[not(parent::tr)]")
+    ids = page.xpath("//@id")
+    assert len(ids) == len(set(ids))
+    targets = {h[1:] for h in page.xpath("//a/@href") if h.startswith("#")}
+    assert targets <= set(ids)
+    levels = _headings(page)
+    assert all(b <= a + 1 for a, b in itertools.pairwise(levels)), levels
+
+
+# --- valid HTML5: the Nu HTML Checker --------------------------------------------------------
+
+VNU_CORPUS = [
+    ("frus", "frus1964-68v29p2-excerpt.xml"),
+    ("frus-history", "articles", "the-1872-frus-affair.xml"),  # figures, notes
+    ("frus-history", "articles", "production-and-timeliness-data.xml"),  # a table
+    ("frus-history", "articles", "marrs-on-the-first-volume.xml"),  # embedded XHTML script
+    ("other-publications", "education", "modules", "modules.xml"),  # labelled lists
+    ("other-publications", "secretary-bios", "stimson-henry-lewis.xml"),  # quotation
+]
+
+
+VNU_VERSION = "26.9.27"
+VNU_PREFIX = ROOT / ".cache" / "vnu"
+
+
+def _vnu_jar() -> Path:
+    """vnu.jar: from TEIKIT_VNU_JAR, the repository, or installed from the npm registry.
+
+    Where npm is on the machine (as in CI) the checker is installed once into
+    ``.cache/vnu`` (git-ignored), so the test runs instead of skipping.
+    """
+    env = os.environ.get("TEIKIT_VNU_JAR")
+    candidates = [Path(env)] if env else []
+    candidates.append(ROOT / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar")
+    cached = VNU_PREFIX / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
+    candidates.append(cached)
+    for jar in candidates:
+        if jar.is_file():
+            return jar
+    npm = shutil.which("npm")
+    if npm is not None:
+        VNU_PREFIX.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [
+                npm,
+                "install",
+                "--prefix",
+                str(VNU_PREFIX),
+                "--no-audit",
+                "--no-fund",
+                "--silent",
+                f"vnu-jar@{VNU_VERSION}",
+            ],
+            capture_output=True,
+            check=False,
+            timeout=300,
+        )
+        if cached.is_file():
+            return cached
+    pytest.skip(
+        "the Nu HTML Checker is not installed: set TEIKIT_VNU_JAR to vnu.jar, or run "
+        "`npm install vnu-jar` in the repository"
+    )
+
+
+def test_html_is_valid_html5(tmp_path: Path) -> None:
+    jar = _vnu_jar()
+    java = shutil.which("java")
+    if java is None:
+        pytest.skip("the Nu HTML Checker needs Java (java on PATH)")
+    pages: dict[Path, str] = {
+        tmp_path / "letter.html": _render(LETTER),
+        tmp_path / "letter-fragment.html": (
+            '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Fragment'
+            "</title></head><body><main>"
+            + _render(LETTER, HtmlOptions(fragment=True))
+            + "</main></body></html>\n"
+        ),
+        tmp_path / "structures.html": _render(STRUCTURES),
+        tmp_path / "hostile.html": _render(HOSTILE),
+    }
+    for parts in VNU_CORPUS:
+        path = shared_path("corpus", *parts)
+        pages[tmp_path / f"{path.stem}.html"] = _render(path)
+    for path, text in pages.items():
+        path.write_text(text, "utf-8")
+    result = subprocess.run(
+        [java, "-jar", str(jar), "--errors-only", "--format", "json", "--stdout"]
+        + [str(p) for p in pages],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    report = json.loads(result.stdout)
+    errors = [
+        f"{Path(m.get('url', '')).name}:{m.get('lastLine')}: {m.get('message')}"
+        for m in report["messages"]
+        if m.get("type") in ("error", "non-document-error")
+    ]
+    assert not errors, "\n".join(errors[:30])
+    assert result.returncode == 0, result.stderr

@@ -1,13 +1,41 @@
 """A standalone, accessible HTML5 page (or fragment) from a TEI document.
 
-Every string that comes from the input reaches the output only through lxml's element
-API, which escapes it; links are made only from http(s), mailto and in-page targets.
+What an editor would publish, after the TEI Consortium Stylesheets, CETEIcean, TEI
+Publisher and history.state.gov's FRUS pages:
+
+* the ``text`` element's content as valid HTML5: a TEI element that HTML does not allow
+  where it stands is adapted, never dropped (a list inside a paragraph splits the
+  paragraph; a block inside a phrase becomes ``<span class="tk-block">``);
+* headings in order: the page title is the one ``h1``; a ``head`` of a ``div`` gets
+  ``h2``, of a ``div`` inside a headed ``div`` ``h3``, and so on (never a skipped level);
+  heads of lists, tables and figures are captions, not headings;
+* notes as endnotes (``role="doc-noteref"`` markers, ``role="doc-endnote"`` items with
+  back links), page breaks as links in the margin, ``lang`` from ``xml:lang``;
+* names linked to the entries they point at: an index of persons, organizations and
+  places with authority links (``@ref`` to standOff entries), or, in the publisher's
+  convention, ``persName/@corresp="#p_RD3"`` to the ``item`` of a persons list whose
+  ``persName`` carries that ``xml:id`` (the item takes the id) — every entry links back
+  to its mentions;
+* ``gloss/@target="#t_SIG1"`` as a link to the terms-list item around it, holding an
+  ``<abbr>`` whose ``title`` is the item's text without the term ("Senior
+  Interdepartmental Group");
+* ``@rend`` words as ``rend-*`` classes and ``@rendition`` pointers as ``tk-r-*`` classes
+  whose CSS, taken from ``tagsDecl/rendition``, is sanitised (see :func:`sanitize_css`)
+  into the page's ``<style>``.
+
+It is inert by construction: every string from the input reaches the output through
+lxml's element API, which escapes it; no input attribute is copied through (``style``,
+``on*`` and foreign attributes never appear); links are made only from http(s) and mailto
+URLs and in-page targets that exist; nothing is loaded from elsewhere (a ``graphic``
+becomes a link to the image, not an ``<img>``).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import date
+from functools import lru_cache
 from importlib import resources
 
 from lxml import etree, html
@@ -21,14 +49,80 @@ from teikit.xmlutil import TEI_NS, XML_ID, XML_LANG, tei
 
 _SAFE_ID = re.compile(r"^[A-Za-z_][\w.:-]*$")
 _CLASS_TOKEN = re.compile(r"[^A-Za-z0-9_-]+")
+_ID_UNSAFE = re.compile(r"[^\w.:-]+")
 _SAFE_URL = re.compile(r"^(https?://|mailto:)[^\s<>\"'`\\]+$", re.IGNORECASE)
+_WEB_URL = re.compile(r"^https?://", re.IGNORECASE)
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+_LANG = re.compile(r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$")
+_DATE = re.compile(r"^(\d{4,})(?:-(\d\d)(?:-(\d\d))?)?$")
+_DATETIME = re.compile(
+    r"^(\d{4,}-\d\d-\d\d)[T ]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,3})?)?"
+    r"(Z|[+-]([01]\d|2[0-3]):?[0-5]\d)?$"
+)
+#: XML's whitespace only: a no-break space is content, not layout.
+_WHITESPACE = re.compile(r"[ \t\r\n]+")
 KIND_TITLES = {"person": "Persons", "org": "Organizations", "place": "Places"}
 KIND_CLASS = {"person": "person", "org": "org", "place": "place"}
+
+#: The page title is the h1; the text's top-level heads start here.
+TOP_HEADING = 2
+
+# TEI names used on every element: computed once.
+_DIVS = frozenset(tei(n) for n in ("div", "div1", "div2", "div3", "div4", "div5", "div6", "div7"))
+_HEADING_PARENTS = _DIVS | {
+    tei(n) for n in ("body", "front", "back", "group", "text", "floatingText")
+}
+_HEAD, _LIST, _ITEM, _LABEL = tei("head"), tei("list"), tei("item"), tei("label")
+_TABLE, _ROW, _CELL = tei("table"), tei("row"), tei("cell")
+_FIGURE, _FIGDESC, _GRAPHIC, _DESC = tei("figure"), tei("figDesc"), tei("graphic"), tei("desc")
+_QUOTE, _PB, _LB, _REF, _PTR = tei("quote"), tei("pb"), tei("lb"), tei("ref"), tei("ptr")
+_GLOSS, _DATE_EL, _ABBR, _CHOICE = tei("gloss"), tei("date"), tei("abbr"), tei("choice")
+_EXPAN, _GAP, _SUPPLIED, _TITLE = tei("expan"), tei("gap"), tei("supplied"), tei("title")
+#: TEI element -> HTML element, where the mapping does not depend on context.
+_SIMPLE = {
+    **{
+        tei(n): "p"
+        for n in "p ab dateline salute signed byline trailer docDate docAuthor titlePart".split()
+    },
+    tei("l"): "div",
+    tei("docImprint"): "div",
+    tei("emph"): "em",
+    tei("del"): "del",
+    tei("add"): "ins",
+}
+#: Where a term or name carrying an id makes its list item the target (FRUS lists).
+_HEADWORDS = frozenset(tei(n) for n in ("persName", "orgName", "placeName", "name", "term", "rs"))
+
+# HTML content models, as far as this converter needs them.
+_PHRASING = frozenset(
+    "a abbr b br cite code del dfn em i ins q s small span strong sub sup time u".split()
+)
+#: Elements whose content must be phrasing (the transparent a/del/ins count as such here).
+_PHRASING_ONLY = _PHRASING | {"p", "h1", "h2", "h3", "h4", "h5", "h6", "dt", "caption"}
+#: Elements a paragraph cannot hold that may stand after it instead.
+_LISTS = frozenset({"ul", "ol"})
+_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+#: Elements that may stand only inside certain parents.
+_CONTAINED = {
+    "li": ("ul", "ol"),
+    "dt": ("dl",),
+    "dd": ("dl",),
+    "tr": ("table", "tbody"),
+    "td": ("tr",),
+    "th": ("tr",),
+    "caption": ("table",),
+    "figcaption": ("figure",),
+}
 
 
 @dataclass(frozen=True, slots=True)
 class HtmlOptions:
-    """``fragment`` drops the page shell (for embedding in a site)."""
+    """``fragment`` drops the page shell (for embedding in a site).
+
+    A fragment is a ``<div class="teikit">``; its text heads start at ``h2`` as on the
+    page, below the host page's own ``h1``. It carries no ``<style>`` (HTML allows none
+    there): the host supplies ``teikit.css`` and :func:`rendition_css`.
+    """
 
     fragment: bool = False
     #: Show <choice> alternatives as the source has them (abbr with the expansion as a title).
@@ -54,6 +148,93 @@ def class_tokens(*values: str | None) -> str:
     return " ".join(out)
 
 
+# --- rendition: CSS from the header, sanitised -------------------------------------------
+
+_CSS_PROPERTY = re.compile(
+    r"^(text-align|font-style|font-weight|font-variant|text-decoration(-line|-style|-color)?"
+    r"|vertical-align|(margin|padding)(-(top|right|bottom|left))?|display|float|white-space"
+    r"|text-indent|border(-(top|right|bottom|left))?(-(width|style|color))?)$"
+)
+#: Values are words, numbers, lengths, percentages and #colours: no functions, quotes,
+#: braces, slashes, colons or escapes, so nothing can load, run or break out of the rule.
+_CSS_VALUE = re.compile(r"^[A-Za-z0-9#%.,+\s-]+$")
+_CSS_FORBIDDEN = ("url(", "expression(", "@import", "javascript:", "\\", "<")
+_DISPLAY_VALUES = frozenset({"block", "inline", "inline-block"})
+
+
+def sanitize_css(css: str) -> str:
+    """Keep only harmless declarations of a ``rendition``'s CSS.
+
+    A declaration survives when its property is one of text-align, font-style,
+    font-weight, font-variant, text-decoration, vertical-align, margin*, padding*,
+    display (block, inline or inline-block only), float, white-space, text-indent and
+    border*, and its value is plain words, numbers, lengths and ``#`` colours (an
+    ``!important`` is kept). Anything containing ``url(``, ``expression(``, ``@import``,
+    ``javascript:``, a backslash or ``<``, and every other property, is dropped.
+    """
+    kept: list[str] = []
+    for declaration in css.split(";"):
+        lowered = declaration.lower()
+        if not declaration.strip() or any(bad in lowered for bad in _CSS_FORBIDDEN):
+            continue
+        prop, colon, value = declaration.partition(":")
+        prop, value = prop.strip().lower(), value.strip()
+        important = value.lower().endswith("!important")
+        if important:
+            value = value[: -len("!important")].strip()
+        if not colon or not value or not _CSS_PROPERTY.match(prop):
+            continue
+        if not _CSS_VALUE.match(value):
+            continue
+        if prop == "display" and value.lower() not in _DISPLAY_VALUES:
+            continue
+        kept.append(f"{prop}: {' '.join(value.split())}{' !important' if important else ''}")
+    return "; ".join(kept)
+
+
+def renditions(doc: TeiDocument) -> dict[str, str]:
+    """``tagsDecl/rendition`` id -> the CSS class that ``@rendition="#id"`` becomes."""
+    classes: dict[str, str] = {}
+    for el in _rendition_elements(doc):
+        ident = el.get(XML_ID) or ""
+        base = "tk-r-" + (_CLASS_TOKEN.sub("-", ident).strip("-") or "x")
+        name, n = base, 1
+        while name in classes.values():
+            n += 1
+            name = f"{base}-{n}"
+        classes[ident] = name
+    return classes
+
+
+def rendition_css(doc: TeiDocument) -> str:
+    """The CSS rules for the document's renditions, sanitised; empty when there are none."""
+    classes = renditions(doc)
+    rules = []
+    for el in _rendition_elements(doc):
+        css = sanitize_css("".join(el.itertext()))
+        if css:
+            rules.append(f".{classes[el.get(XML_ID) or '']} {{ {css} }}")
+    return "\n".join(rules)
+
+
+def _rendition_elements(doc: TeiDocument) -> list[etree._Element]:
+    found = doc.root.xpath(
+        "tei:teiHeader/tei:encodingDesc/tei:tagsDecl/tei:rendition[@xml:id]"
+        "[not(@scheme) or @scheme='css']",
+        namespaces={"tei": TEI_NS},
+    )
+    seen: set[str] = set()
+    out: list[etree._Element] = []
+    for el in found if isinstance(found, list) else []:
+        if isinstance(el, etree._Element) and el.get(XML_ID) not in seen:
+            seen.add(el.get(XML_ID) or "")
+            out.append(el)
+    return out
+
+
+# --- rendering ---------------------------------------------------------------------------
+
+
 @dataclass(slots=True)
 class _State:
     doc: TeiDocument
@@ -61,28 +242,47 @@ class _State:
     used_ids: set[str] = field(default_factory=set)
     notes: list[etree._Element] = field(default_factory=list)
     mentions: dict[str, list[str]] = field(default_factory=dict)
+    #: list items that took the id of their headword (FRUS persons and terms lists)
+    items: dict[str, tuple[etree._Element, str]] = field(default_factory=dict)
+    glosses: dict[str, str] = field(default_factory=dict)
+    rendition_classes: dict[str, str] = field(default_factory=dict)
+    note_refs: list[str] = field(default_factory=list)
     counter: int = 0
 
-    def new_id(self, preferred: str | None, fallback: str) -> str | None:
-        """A unique, valid id: the TEI ``xml:id`` when it is usable, ours otherwise."""
-        for candidate in (preferred, fallback):
-            if candidate and _SAFE_ID.match(candidate) and candidate not in self.used_ids:
-                self.used_ids.add(candidate)
-                return candidate
+    def claim(self, ident: str | None) -> str | None:
+        """The TEI ``xml:id`` as an HTML id, if it is usable and not taken yet."""
+        if ident and ident not in self.used_ids and _SAFE_ID.match(ident):
+            self.used_ids.add(ident)
+            return ident
         return None
+
+    def fresh(self, base: str) -> str:
+        """An id of our own that no TEI id (rendered or not) and no other id takes."""
+        base = _ID_UNSAFE.sub("-", base)
+        candidate, n = base, 1
+        while candidate in self.used_ids or candidate in self.doc.ids:
+            n += 1
+            candidate = f"{base}-{n}"
+        self.used_ids.add(candidate)
+        return candidate
+
+    def new_id(self, preferred: str | None, fallback: str) -> str:
+        """The TEI id when usable, else a fresh one from ``fallback``."""
+        return self.claim(preferred) or self.fresh(fallback)
 
 
 def to_html(doc: TeiDocument, options: HtmlOptions = HtmlOptions()) -> str:
     """Render ``doc`` as HTML5 text (a whole page unless ``options.fragment``)."""
-    state = _State(doc, options)
+    state = _State(doc, options, rendition_classes=renditions(doc))
     # Entries get their own ids first so that names and @target links can point at them.
     for ident in doc.entries:
-        state.new_id(ident, "")
-    article = E.ARTICLE(E.CLASS("tei-text"))
-    lang = doc.language
-    _render_flow(body_of(doc), article, state)
+        state.claim(ident)
+    text = E.DIV(E.CLASS("tei-text"), id="tk-text")
+    lang = doc.language if doc.language and _LANG.match(doc.language) else None
+    _Renderer(state, lang).render(body_of(doc), text)
+    _add_item_mentions(state)
 
-    parts: list[etree._Element] = [article]
+    parts: list[etree._Element] = [text]
     if state.notes:
         parts.append(
             E.SECTION(
@@ -100,10 +300,11 @@ def to_html(doc: TeiDocument, options: HtmlOptions = HtmlOptions()) -> str:
         wrapper = E.DIV(E.CLASS("teikit"), *parts)
         if lang:
             wrapper.set("lang", lang)
+        _drop_dangling_links(wrapper)
         return html.tostring(wrapper, encoding="unicode", method="html") + "\n"
 
-    title = doc.title
-    header = E.HEADER(E.CLASS("doc-header"), E.P(E.CLASS("kicker"), title))
+    title = doc.title or "TEI document"
+    header = E.HEADER(E.CLASS("doc-header"), E.H1(E.CLASS("doc-title"), title, id="tk-title"))
     source = _source_citation(doc)
     if source:
         header.append(E.P(E.CLASS("source-citation"), source))
@@ -111,72 +312,502 @@ def to_html(doc: TeiDocument, options: HtmlOptions = HtmlOptions()) -> str:
         E.CLASS("toc"),
         {"aria-label": "Sections"},
         E.UL(
-            E.LI(E.A("Text", href="#tk-main")),
+            E.LI(E.A("Text", href="#tk-text")),
             *([E.LI(E.A("Notes", href="#tk-notes"))] if state.notes else []),
             *([E.LI(E.A("Index", href="#tk-index"))] if index is not None else []),
         ),
     )
     css = resources.files("teikit.convert").joinpath("teikit.css").read_text("utf-8")
+    extra = rendition_css(doc)
     page = E.HTML(
         E.HEAD(
             E.META(charset="utf-8"),
             E.META(name="viewport", content="width=device-width, initial-scale=1"),
             E.META(name="generator", content="teikit"),
             E.TITLE(title),
-            E.STYLE(css),
+            E.STYLE(
+                css + ("\n/* renditions from the TEI header, sanitised */\n" + extra + "\n")
+                if extra
+                else css
+            ),
         ),
-        E.BODY(E.DIV(E.CLASS("page"), header, toc, E.MAIN({"id": "tk-main"}, *parts))),
+        E.BODY(
+            E.DIV(
+                E.CLASS("page"),
+                toc,
+                E.MAIN(
+                    {"id": "tk-main"},
+                    E.ARTICLE(
+                        E.CLASS("tei-document"), {"aria-labelledby": "tk-title"}, header, *parts
+                    ),
+                ),
+            )
+        ),
     )
     page.set("lang", lang or "und")
+    _drop_dangling_links(page)
     return html.tostring(page, doctype="<!DOCTYPE html>", encoding="unicode", method="html") + "\n"
 
 
-def _render_flow(root: etree._Element, target: etree._Element, state: _State) -> None:
-    """Walk ``root`` once, building HTML under ``target``; notes go to ``state.notes``."""
-    stack: list[etree._Element] = [target]
-    div_depth = 0
+def _tag_of(node: etree._Element) -> str:
+    tag = node.tag
+    return tag if isinstance(tag, str) else ""
 
-    def skip(el: etree._Element) -> bool:
-        return skip_for_choice(el, state.options.choice)
 
-    for ev in walk(root, skip):
-        el = ev.node
-        if ev.kind == "text":
-            _append_text(stack[-1], ev.text)
-            continue
+class _Renderer:
+    """One walk over the text, building HTML that obeys HTML's content models."""
+
+    def __init__(self, state: _State, lang: str | None) -> None:
+        self.state = state
+        self.page_lang = lang
+        #: where content goes, one entry per open TEI element
+        self.stack: list[etree._Element] = []
+        #: for entries placed after a paragraph they split: (index of the paragraph, node)
+        self.splits: list[tuple[int, etree._Element] | None] = []
+        #: per open div: whether its head became a heading
+        self.headed: list[bool] = []
+        self.continuations: set[etree._Element] = set()
+
+    # -- the walk ------------------------------------------------------------------------
+
+    def render(self, root: etree._Element, target: etree._Element) -> None:
+        choice = self.state.options.choice
+
+        def skip(el: etree._Element) -> bool:
+            tag = el.tag
+            if tag == _DESC:
+                parent = el.getparent()
+                return parent is not None and parent.tag == _GRAPHIC
+            if tag == _FIGDESC:
+                # Its text is the label of the figure's graphic link.
+                parent = el.getparent()
+                return parent is not None and parent.find(_GRAPHIC) is not None
+            return skip_for_choice(el, choice)
+
+        self.stack, self.splits = [target], [None]
+        for ev in walk(root, skip):
+            el = ev.node
+            if ev.kind == "text":
+                self.add_text(self.stack[-1], ev.text)
+            elif el is root:
+                continue
+            elif ev.kind == "start":
+                self.start(el)
+            else:
+                self.end(el)
+
+    def start(self, el: etree._Element) -> None:
         tag = el.tag
         if tag == NOTE:
-            if ev.kind == "start":
-                stack.append(_open_note(el, stack[-1], state))
-            else:
-                stack.pop()
-            continue
-        if tag in (tei("div"), tei(f"div{div_depth + 1}")) and ev.kind == "start":
-            div_depth += 1
-        elif tag in (tei("div"), tei(f"div{div_depth}")) and ev.kind == "end":
-            div_depth -= 1
-        if ev.kind == "start":
-            if el is root:
-                continue
+            self.push(self.open_note(el), None)
+            return
+        if tag in _DIVS:
+            self.headed.append(False)
+        outer, inner = self.open(el)
+        split = self.attach(self.stack[-1], outer)
+        if outer.tag in _HEADINGS and self.headed:
             parent = el.getparent()
-            block = is_block(tag, parent.tag if parent is not None else None)
-            node = _open(el, block, div_depth, state)
-            if node.tag == "a" and any(n.tag == "a" for n in stack):
-                # HTML forbids a link inside a link: keep the anchor id, drop the href.
-                node.tag = "span"
-                node.attrib.pop("href", None)
-            stack[-1].append(node)
-            stack.append(node)
-        elif el is not root:
-            stack.pop()
+            if parent is not None and parent.tag in _DIVS:
+                self.headed[-1] = True
+        self.push(inner, (len(self.stack) - 1, outer) if split else None)
+
+    def push(self, node: etree._Element, split: tuple[int, etree._Element] | None) -> None:
+        self.stack.append(node)
+        self.splits.append(split)
+
+    def end(self, el: etree._Element) -> None:
+        node = self.stack.pop()
+        split = self.splits.pop()
+        tag = el.tag
+        if tag == NOTE:
+            self.close_note(el, node)
+            return
+        if tag in _DIVS:
+            self.headed.pop()
+        if split is not None:
+            # Content after the block continues in a new paragraph after it.
+            index, placed = split
+            para = self.stack[index]
+            cont = etree.Element("p")
+            for attr in ("class", "lang"):
+                if para.get(attr):
+                    cont.set(attr, para.get(attr, ""))
+            placed.addnext(cont)
+            self.continuations.add(cont)
+            self.stack[index] = cont
+        elif tag == _SUPPLIED:
+            _append_text(node, "]")
+        elif tag == _PTR:
+            _append_text(self.stack[-1], " ")
+        if node.tag == "dl" and len(node) and node[-1].tag == "dt":
+            etree.SubElement(node, "dd")  # a term needs its description, even an empty one
+        elif node.tag == "tr" and not len(node):
+            etree.SubElement(node, "td")  # a row needs a cell
+        if node in self.continuations:
+            parent = node.getparent()
+            if parent is not None and not len(node) and not (node.text or "").strip():
+                parent.remove(node)
+        elif "tk-block" in (node.get("class") or "").split():
+            _append_text(self.stack[-1], " ")
+
+    # -- placing nodes where HTML allows them --------------------------------------------
+
+    def attach(self, parent: etree._Element, node: etree._Element) -> bool:
+        """Put ``node`` under ``parent`` or where HTML lets it stand; True if it split a p."""
+        ptag = parent.tag
+        tag = node.tag
+        if ptag in _LISTS:
+            if tag == "li":
+                parent.append(node)
+            elif len(parent) and parent[-1].tag == "li":
+                self.attach(parent[-1], node)
+            else:
+                _beside(parent, node, before=True)
+            return False
+        if ptag == "dl":
+            if tag in ("dt", "dd"):
+                if tag == "dd" and not len(parent):
+                    parent.append(etree.Element("dt"))
+                parent.append(node)
+            elif len(parent):
+                return self.attach(parent[-1], node)
+            else:
+                _beside(parent, node, before=True)
+            return False
+        if ptag == "table":
+            if tag == "caption" and not len(parent):
+                parent.append(node)
+                return False
+            if tag == "caption":
+                node.tag = "p"
+            body = parent[-1] if len(parent) and parent[-1].tag == "tbody" else None
+            if tag == "tr":
+                if body is None:
+                    body = etree.SubElement(parent, "tbody")
+                body.append(node)
+            elif body is not None and len(body):
+                self.attach(body[-1], node)
+            else:
+                _beside(parent, node, before=True)
+            return False
+        if ptag == "tr":
+            if tag in ("td", "th"):
+                parent.append(node)
+            else:
+                cell = parent[-1] if len(parent) else etree.SubElement(parent, "td")
+                self.attach(cell, node)
+            return False
+        if ptag in _PHRASING_ONLY and tag not in _PHRASING:
+            grand = parent.getparent()
+            if ptag == "p" and grand is not None and _tag_of(grand) not in _PHRASING_ONLY:
+                # A list, table, quotation... ends the paragraph; it resumes afterwards.
+                _beside(parent, node, before=False)
+                if not len(parent) and not (parent.text or "").strip() and not parent.get("id"):
+                    grand.remove(parent)
+                return True
+            _downgrade(node)
+            _append_text(parent, " ")
+        elif tag in _CONTAINED:
+            _fit_contained(node, ptag)
+        elif (tag == "a" or len(node)) and _inside_link(parent) is not None:
+            # HTML forbids a link inside a link: keep the anchor ids, drop the hrefs.
+            for link in node.iter("a"):
+                link.tag = "span"
+                for attr in ("href", "rel", "aria-label"):
+                    link.attrib.pop(attr, None)
+        parent.append(node)
+        return False
+
+    def add_text(self, node: etree._Element, text: str) -> None:
+        """Text goes where the content model allows it (never loose in a list or table)."""
+        tag = node.tag
+        if tag in _LISTS or tag in ("dl", "table", "tr"):
+            if not text.strip():
+                return
+            if tag == "table":
+                body = node[-1] if len(node) and node[-1].tag == "tbody" else None
+                last = body[-1] if body is not None and len(body) else None
+            else:
+                last = node[-1] if len(node) else None
+            if last is not None:
+                self.add_text(last, text)
+            elif tag == "tr":
+                self.add_text(etree.SubElement(node, "td"), text)
+            else:
+                before = node.getprevious()
+                if before is not None:
+                    before.tail = (before.tail or "") + _fold(text)
+                else:
+                    parent = node.getparent()
+                    if parent is not None:
+                        parent.text = (parent.text or "") + _fold(text)
+            return
+        _append_text(node, text)
+
+    # -- TEI elements --------------------------------------------------------------------
+
+    def open(self, el: etree._Element) -> tuple[etree._Element, etree._Element]:
+        """The HTML element a TEI element becomes (outer, and inner for its content)."""
+        tag = el.tag
+        local = _localname(tag) if isinstance(tag, str) else "node"
+        parent = el.getparent()
+        ptag = parent.tag if parent is not None else None
+        state = self.state
+        node: etree._Element
+        inner: etree._Element | None = None
+        simple = _SIMPLE.get(tag) if isinstance(tag, str) else None
+        if simple is not None:
+            node = etree.Element(simple)
+        elif tag in NAME_KINDS:
+            node = self.name(el)
+        elif tag == _HEAD:
+            node = self.head(el, ptag)
+        elif tag == _LIST:
+            if el.find(_LABEL) is not None:
+                node = etree.Element("dl")
+            elif (
+                el.get("type") in ("ordered", "numbered")
+                or "numbered" in (el.get("rend") or "").split()
+            ):
+                node = etree.Element("ol")
+            else:
+                node = etree.Element("ul")
+        elif tag == _ITEM:
+            node = etree.Element("dd" if _is_gloss_list(parent) else "li")
+            headword = _headword(el) if el.get(XML_ID) is None else None
+            if headword is not None:
+                ident = state.claim(headword.get(XML_ID))
+                if ident:
+                    node.set("id", ident)
+                    name = normalise_space("".join(headword.itertext()))
+                    state.items[ident] = (node, name or ident)
+        elif tag == _LABEL and ptag == _LIST and _is_gloss_list(parent):
+            node = etree.Element("dt")
+        elif tag == _TABLE:
+            node = etree.Element("table")
+        elif tag == _ROW:
+            node = etree.Element("tr")
+        elif tag == _CELL:
+            label = el.get("role") == "label" or (
+                parent is not None and parent.get("role") == "label"
+            )
+            node = etree.Element("th" if label else "td")
+            for attr, html_attr in (("cols", "colspan"), ("rows", "rowspan")):
+                value = el.get(attr, "")
+                if value.isdigit() and 1 < int(value) <= 1000:
+                    node.set(html_attr, str(int(value)))
+        elif tag == _FIGURE and is_block(tag, ptag):
+            node = etree.Element("figure")
+        elif tag == _GRAPHIC:
+            node = _graphic(el)
+        elif tag == _QUOTE and (is_block(tag, ptag) or _has_block_child(el)):
+            node = etree.Element("blockquote")
+        elif tag == _PB:
+            return (node := self.page_break(el)), node
+        elif tag == _LB:
+            node = etree.Element("br") if el.get("break") != "no" else etree.Element("span")
+        elif tag == _TITLE:
+            node = etree.Element("cite")
+        elif tag in (_REF, _PTR):
+            node = self.link(el)
+        elif tag == _GLOSS and el.get("target"):
+            node, inner = self.gloss(el)
+        elif tag == _DATE_EL and _valid_datetime(el.get("when")):
+            node = etree.Element("time", datetime=(el.get("when") or "").strip())
+        elif tag == _ABBR and ptag == _CHOICE:
+            node = etree.Element("abbr")
+            expan = parent.find(_EXPAN) if parent is not None else None
+            if expan is not None:
+                node.set("title", normalise_space("".join(expan.itertext())))
+        elif tag == _ABBR:
+            node = etree.Element("abbr")
+        elif tag == _GAP:
+            node = etree.Element("span")
+            node.text = "[…]"
+            reason = el.get("reason")
+            node.set("title", "gap in the source" + (f": {reason}" if reason else ""))
+        elif is_block(tag, ptag):
+            # A section has a heading; a div without a head is a plain division.
+            headed = tag in _DIVS and el.find(_HEAD) is not None
+            node = etree.Element("section" if headed else "div")
+        else:
+            node = etree.Element("span")
+
+        classes = _element_classes(local, el.get("type"), el.get("rend"))
+        if el.get("rendition"):
+            extra = [
+                state.rendition_classes[r[1:]]
+                for r in (el.get("rendition") or "").split()
+                if r.startswith("#") and r[1:] in state.rendition_classes
+            ]
+            classes = " ".join([classes, *extra])
+        if node.get("class"):
+            classes = f"{node.get('class')} {classes}"
+        node.set("class", classes)
+        lang = el.get(XML_LANG)
+        if lang is not None and (lang == "" or _LANG.match(lang)):
+            node.set("lang", lang)
+        if node.get("id") is None:
+            ident = state.claim(el.get(XML_ID))
+            if ident:
+                node.set("id", ident)
+        if tag == _SUPPLIED:
+            node.text = "["
+        return node, node if inner is None else inner
+
+    def head(self, el: etree._Element, ptag: object) -> etree._Element:
+        """A heading for divisions; a caption for tables and figures; else a plain block."""
+        if ptag in _HEADING_PARENTS:
+            enclosing = self.headed[:-1] if ptag in _DIVS else self.headed
+            level = TOP_HEADING + sum(enclosing)
+            return etree.Element(f"h{min(level, 6)}")
+        parent = el.getparent()
+        if ptag == _TABLE and parent is not None and parent.find(_HEAD) is el:
+            return etree.Element("caption")
+        if ptag == _FIGURE and parent is not None and parent.find(_HEAD) is el:
+            has_graphic = parent.find(_GRAPHIC) is not None
+            children = [
+                c
+                for c in parent
+                if isinstance(c.tag, str) and not (c.tag == _FIGDESC and has_graphic)
+            ]
+            if children and (children[0] is el or children[-1] is el):
+                return etree.Element("figcaption")
+        node = etree.Element("p")
+        node.set("class", "head-block")
+        return node
+
+    def name(self, el: etree._Element) -> etree._Element:
+        """A link to the index entry, or to the list item, that the name points at."""
+        state = self.state
+        kind = NAME_KINDS[str(el.tag)]
+        entry = state.doc.entry_for(el)
+        target = entry.id if entry is not None else _local_target(el, state.doc, "ref", "corresp")
+        if target is None:
+            url = safe_url(el.get("ref"))
+            if url and _WEB_URL.match(url):
+                node = etree.Element("a", href=url, rel="external")
+                node.set("class", f"name {KIND_CLASS[kind]}")
+                return node
+            return etree.Element("span")
+        state.counter += 1
+        mention = state.fresh(f"tk-m{state.counter}")
+        state.mentions.setdefault(target, []).append(mention)
+        node = etree.Element("a", href=f"#{target}", id=mention)
+        node.set("class", f"name {KIND_CLASS[kind]}")
+        return node
+
+    def gloss(self, el: etree._Element) -> tuple[etree._Element, etree._Element]:
+        """``<a href="#item"><abbr title="the item's text">SIG</abbr></a>``."""
+        state = self.state
+        target = _local_target(el, state.doc, "target")
+        if target is None:
+            span = etree.Element("span")
+            return span, span
+        if target not in state.glosses:
+            state.glosses[target] = _gloss_text(state.doc.ids[target])
+        state.counter += 1
+        mention = state.fresh(f"tk-m{state.counter}")
+        state.mentions.setdefault(target, []).append(mention)
+        link = etree.Element("a", href=f"#{target}", id=mention)
+        link.set("class", "gloss-link")
+        abbr = etree.SubElement(link, "abbr")
+        abbr.set("class", "gloss")
+        if state.glosses[target]:
+            abbr.set("title", state.glosses[target])
+        return link, abbr
+
+    def link(self, el: etree._Element) -> etree._Element:
+        """``ref``/``ptr``: a link for in-page targets and web/mail URLs, else a span."""
+        target = (el.get("target") or "").split()
+        href = None
+        if target:
+            first = target[0]
+            if first.startswith("#"):
+                href = first if first[1:] in self.state.doc.ids else None
+            else:
+                href = safe_url(first)
+        node = etree.Element("a" if href else "span")
+        if href:
+            node.set("href", href)
+            if el.tag == _PTR:
+                node.text = href
+        return node
+
+    def page_break(self, el: etree._Element) -> etree._Element:
+        """A link to itself in the margin: ``[128]``, citable as ``#pg_128``."""
+        state = self.state
+        label = el.get("n") or ""
+        state.counter += 1
+        ident = state.new_id(el.get(XML_ID), f"tk-page-{label or state.counter}")
+        node = etree.Element("span", id=ident)
+        node.set("class", "pb")
+        link = etree.SubElement(node, "a", href=f"#{ident}")
+        link.set("aria-label", f"Page {label}" if label else "Page break")
+        link.text = f"[{label}]" if label else "[page]"
+        facs = safe_url(el.get("facs"))
+        if facs and _WEB_URL.match(facs):
+            node.set("data-facs", facs)
+        return node
+
+    def open_note(self, el: etree._Element) -> etree._Element:
+        """Put the marker where the note stands; its content goes into the endnotes."""
+        state = self.state
+        number = len(state.notes) + 1
+        label = el.get("n") or str(number)
+        note_id = state.new_id(el.get(XML_ID), f"tk-note-{number}")
+        ref_id = state.fresh(f"tk-noteref-{number}")
+        state.note_refs.append(ref_id)
+        marker = E.SUP(
+            E.CLASS("noteref"), E.A(label, href=f"#{note_id}", id=ref_id, role="doc-noteref")
+        )
+        here = self.stack[-1]
+        link = _inside_link(here)
+        if link is not None:
+            link.addnext(marker)  # never a link inside a link: right after it instead
+        else:
+            self.attach(here, marker)
+        item = E.LI({"id": note_id, "role": "doc-endnote", "value": str(number)})
+        item.set("class", class_tokens("note", f"note-{el.get('type')}" if el.get("type") else ""))
+        lang = _lang_of(el)
+        if lang != self.page_lang and lang is not None and (lang == "" or _LANG.match(lang)):
+            item.set("lang", lang)
+        item.append(E.SPAN(E.CLASS("note-label"), f"{label}. "))
+        state.notes.append(item)
+        return item
+
+    def close_note(self, el: etree._Element, item: etree._Element) -> None:
+        """Label first and back link last, inside the note's first and last paragraphs."""
+        label = el.get("n") or item.get("value", "")
+        first = item[1] if len(item) > 1 else None
+        mark = item[0]
+        if first is not None and first.tag in ("p", "div") and not (mark.tail or "").strip():
+            item.remove(mark)
+            mark.tail = first.text
+            first.text = None
+            first.insert(0, mark)
+        ref_id = self.state.note_refs[int(item.get("value", "1")) - 1]
+        back = E.A("↩", href=f"#{ref_id}", role="doc-backlink")
+        back.set("class", "backlink")
+        back.set("aria-label", f"Back to note {label} in the text")
+        last = item[-1]
+        host = item
+        if last.tag in ("p", "div") and last is not mark and not (last.tail or "").strip():
+            host = last
+        _append_text(host, " ")
+        host.append(back)
 
 
-_WHITESPACE = re.compile(r"\s+")
+def _fold(text: str) -> str:
+    """The source's line breaks and indentation as single spaces (fast when there are none)."""
+    if "\n" in text or "  " in text or "\t" in text or "\r" in text:
+        return _WHITESPACE.sub(" ", text)
+    return text
 
 
 def _append_text(node: etree._Element, text: str) -> None:
     """Append text, folding the source's line breaks and indentation into single spaces."""
-    text = _WHITESPACE.sub(" ", text)
+    text = _fold(text)
     if len(node):
         last = node[-1]
         last.tail = (last.tail or "") + text
@@ -184,158 +815,194 @@ def _append_text(node: etree._Element, text: str) -> None:
         node.text = (node.text or "") + text
 
 
-def _open(el: etree._Element, block: bool, depth: int, state: _State) -> etree._Element:
-    """The HTML element a TEI element becomes (its content follows through the walk)."""
-    tag = el.tag
-    local = etree.QName(tag).localname if isinstance(tag, str) else "node"
-    node: etree._Element
-    if tag in NAME_KINDS:
-        node = _name(el, state)
-    elif tag == tei("head"):
-        node = etree.Element(f"h{min(max(depth, 1), 6)}")
-    elif tag in (
-        tei("p"),
-        tei("ab"),
-        tei("dateline"),
-        tei("salute"),
-        tei("signed"),
-        tei("byline"),
-        tei("trailer"),
-        tei("l"),
-        tei("docDate"),
-        tei("docAuthor"),
-    ):
-        node = etree.Element("p" if tag != tei("l") else "div")
-    elif tag == tei("list"):
-        node = etree.Element("ol" if el.get("type") in ("ordered", "numbered") else "ul")
-    elif tag == tei("item"):
-        node = etree.Element("li")
-    elif tag == tei("quote") and block:
-        node = etree.Element("blockquote")
-    elif tag == tei("pb"):
-        return _page_break(el, state)
-    elif tag == tei("lb"):
-        return etree.Element("br") if el.get("break") != "no" else etree.Element("span")
-    elif tag == tei("title") and el.getparent() is not None:
-        node = etree.Element("cite")
-    elif tag == tei("ref") or tag == tei("ptr"):
-        node = _link(el, state)
-    elif tag == tei("date") and el.get("when"):
-        node = etree.Element("time", datetime=el.get("when", ""))
-    elif (
-        tag == tei("abbr")
-        and (choice := el.getparent()) is not None
-        and choice.tag == tei("choice")
-    ):
-        node = etree.Element("abbr")
-        expan = choice.find(tei("expan"))
-        if expan is not None:
-            node.set("title", normalise_space("".join(expan.itertext())))
-    elif tag in (tei("emph"),):
-        node = etree.Element("em")
-    elif tag == tei("del"):
-        node = etree.Element("del")
-    elif tag == tei("add"):
-        node = etree.Element("ins")
-    elif tag == tei("gap"):
-        node = etree.Element("span")
-        node.text = "[…]"
-        node.set(
-            "title", "gap in the source" + (f": {el.get('reason')}" if el.get("reason") else "")
-        )
-    elif block:
-        node = etree.Element("section" if tag in CONTAINERS and local.startswith("div") else "div")
+@lru_cache(maxsize=1024)
+def _localname(tag: str) -> str:
+    return etree.QName(tag).localname
+
+
+@lru_cache(maxsize=4096)
+def _element_classes(local: str, kind: str | None, rend: str | None) -> str:
+    """Class names for an element's name, ``@type`` and ``@rend`` (as ``rend-*``)."""
+    return class_tokens(local, kind, *(f"rend-{r}" for r in (rend or "").split()))
+
+
+def _beside(anchor: etree._Element, node: etree._Element, before: bool) -> None:
+    """Place ``node`` next to ``anchor`` (whose parent takes flow content)."""
+    if before:
+        anchor.addprevious(node)
     else:
-        node = etree.Element("span")
-    classes = class_tokens(
-        local, el.get("type"), *(f"rend-{r}" for r in (el.get("rend") or "").split())
-    )
-    if node.get("class"):
-        classes = f"{node.get('class')} {classes}"
-    node.set("class", classes)
-    lang = el.get(XML_LANG)
-    if lang:
-        node.set("lang", lang)
-    ident = el.get(XML_ID)
-    if ident and node.get("id") is None:
-        new = state.new_id(ident, "")
-        if new:
-            node.set("id", new)
-    if tag == tei("supplied"):
-        node.text = "["
+        anchor.addnext(node)
+    parent = anchor.getparent()
+    if node.tag in _CONTAINED and parent is not None:
+        _fit_contained(node, parent.tag)
+
+
+def _fit_contained(node: etree._Element, parent_tag: object) -> None:
+    """An item outside a list, a cell outside a row...: a plain block instead."""
+    if parent_tag not in _CONTAINED[str(node.tag)]:
+        node.tag = "div"
+        for attr in ("colspan", "rowspan", "value"):
+            node.attrib.pop(attr, None)
+
+
+def _downgrade(node: etree._Element) -> None:
+    """A block where HTML allows only phrasing: the same content in a block-styled span."""
+    node.tag = "span"
+    node.set("class", f"{node.get('class') or ''} tk-block".strip())
+    for attr in ("colspan", "rowspan", "value"):
+        node.attrib.pop(attr, None)
+
+
+def _inside_link(node: etree._Element) -> etree._Element | None:
+    """The outermost ``a`` among ``node`` and its ancestors, if any."""
+    found = None
+    current: etree._Element | None = node
+    while current is not None:
+        if current.tag == "a":
+            found = current
+        current = current.getparent()
+    return found
+
+
+def _is_gloss_list(el: etree._Element | None) -> bool:
+    """A list with labels (a glossary) becomes a ``dl``: label -> dt, item -> dd."""
+    return el is not None and el.tag == _LIST and el.find(_LABEL) is not None
+
+
+def _headword(item: etree._Element) -> etree._Element | None:
+    """The name or term with an ``xml:id`` that opens a list item (``<hi><term xml:id>``)."""
+    current = item
+    for _ in range(3):
+        child = next((c for c in current if isinstance(c.tag, str)), None)
+        if child is None:
+            return None
+        if child.tag in _HEADWORDS:
+            return child if child.get(XML_ID) else None
+        current = child
+    return None
+
+
+def _has_block_child(el: etree._Element) -> bool:
+    return any(is_block(c.tag, el.tag) or c.tag in CONTAINERS for c in el if isinstance(c.tag, str))
+
+
+def _graphic(el: etree._Element) -> etree._Element:
+    """A link to the image (http/https only), labelled by its description; never an img."""
+    desc = el.find(_DESC)
+    parent = el.getparent()
+    if desc is None and parent is not None and parent.tag == _FIGURE:
+        desc = parent.find(_FIGDESC)
+    label = normalise_space("".join(desc.itertext())) if desc is not None else ""
+    url = safe_url(el.get("url"))
+    if url is not None and not _WEB_URL.match(url):
+        url = None
+    raw = (el.get("url") or "").strip()
+    if not label and (url is not None or not _SCHEME.match(raw)):
+        # a web URL's or a relative path's file name; never text from another scheme
+        label = raw.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+    node = etree.Element("a", href=url, rel="external") if url else etree.Element("span")
+    node.text = f"[Image: {label}]" if label else "[Image]"
     return node
 
 
-def _name(el: etree._Element, state: _State) -> etree._Element:
-    entry = state.doc.entry_for(el)
-    if entry is None:
-        return etree.Element("span")
-    state.counter += 1
-    mention = state.new_id(None, f"tk-m{state.counter}") or ""
-    state.mentions.setdefault(entry.id, []).append(mention)
-    node = etree.Element("a", href=f"#{entry.id}", id=mention)
-    node.set("class", f"name {KIND_CLASS[entry.kind]}")
-    return node
+def _valid_datetime(value: str | None) -> bool:
+    """Whether ``value`` is a date or date-time HTML's ``<time datetime>`` accepts."""
+    if not value:
+        return False
+    value = value.strip()
+    m = _DATE.match(value)
+    if m:
+        year, month, day = m.groups()
+        if int(year) == 0:
+            return False
+        if day:
+            try:
+                date(int(year), int(month), int(day))
+            except ValueError:
+                return False
+            return len(year) == 4
+        return month is None or 1 <= int(month) <= 12
+    m = _DATETIME.match(value)
+    if m:
+        return _valid_datetime(m.group(1))
+    return False
 
 
-def _link(el: etree._Element, state: _State) -> etree._Element:
-    target = (el.get("target") or "").split()
-    href = None
-    if target:
-        first = target[0]
-        if first.startswith("#") and first[1:] in state.used_ids | set(state.doc.ids):
-            href = first
-        else:
-            href = safe_url(first)
-    node = etree.Element("a" if href else "span")
-    if href:
-        node.set("href", href)
-    if el.tag == tei("ptr") and href:
-        node.text = href
-    return node
+def _local_target(el: etree._Element, doc: TeiDocument, *attrs: str) -> str | None:
+    """The first ``#id`` in ``attrs`` that names an element of the document."""
+    for attr in attrs:
+        for token in (el.get(attr) or "").split():
+            if token.startswith("#") and token[1:] in doc.ids:
+                return token[1:]
+    return None
 
 
-def _page_break(el: etree._Element, state: _State) -> etree._Element:
-    label = el.get("n") or ""
-    state.counter += 1
-    ident = state.new_id(el.get(XML_ID), f"tk-page-{label or state.counter}") or ""
-    node = etree.Element("span", id=ident)
-    node.set("class", "pb")
-    node.set("role", "note")
-    node.set("aria-label", f"Page {label}" if label else "Page break")
-    link = etree.SubElement(node, "a", href=f"#{ident}")
-    link.text = f"[{label}]" if label else "[page]"
-    facs = safe_url(el.get("facs"))
-    if facs:
-        node.set("data-facs", facs)
-    return node
+def _gloss_text(target: etree._Element) -> str:
+    """What a glossed term stands for: its list item's text without the term itself."""
+    item = next(target.iterancestors(_ITEM), None)
+    if item is None:
+        return ""
+    parts: list[str] = []
+
+    def collect(el: etree._Element) -> None:
+        parts.append(el.text or "")
+        for child in el:
+            if child is not target and isinstance(child.tag, str) and child.tag not in _NOT_GLOSS:
+                collect(child)
+            parts.append(child.tail or "")
+
+    collect(item)
+    return normalise_space("".join(parts)).lstrip(",;:.—–- ").strip()
 
 
-def _open_note(el: etree._Element, here: etree._Element, state: _State) -> etree._Element:
-    """Put the marker where the note stands; its text goes into the endnotes list."""
-    number = len(state.notes) + 1
-    label = el.get("n") or str(number)
-    note_id = state.new_id(el.get(XML_ID), f"tk-note-{number}") or f"tk-note-{number}"
-    ref_id = state.new_id(None, f"tk-noteref-{number}") or f"tk-noteref-{number}"
-    marker = E.SUP(
-        E.CLASS("noteref"), E.A(label, href=f"#{note_id}", id=ref_id, role="doc-noteref")
-    )
-    here.append(marker)
-    kind = el.get("type")
-    item = E.LI({"id": note_id, "role": "doc-endnote", "value": str(number)})
-    if kind:
-        item.set("class", class_tokens(f"note-{kind}"))
-    body = E.P(E.SPAN(E.CLASS("note-label"), f"{label}. "))
-    item.append(body)
-    back = E.A("↩", href=f"#{ref_id}", role="doc-backlink")
-    back.set("class", "backlink")
-    back.set("aria-label", f"Back to note {label} in the text")
-    state.notes.append(item)
-    # The back link is appended when the note ends: keep it as the paragraph's last child.
-    body.append(back)
-    holder = E.SPAN(E.CLASS("note-text"))
-    back.addprevious(holder)
-    return holder
+_NOT_GLOSS = frozenset({NOTE, _LIST})
+
+
+def _lang_of(el: etree._Element) -> str | None:
+    """The ``xml:lang`` in force at ``el``."""
+    current: etree._Element | None = el
+    while current is not None:
+        lang = current.get(XML_LANG)
+        if lang is not None:
+            return lang
+        current = current.getparent()
+    return None
+
+
+def _add_item_mentions(state: _State) -> None:
+    """List items of persons and terms link back to where the text names them."""
+    for ident, (item, name) in state.items.items():
+        mentions = state.mentions.get(ident)
+        if mentions:
+            item.append(_mention_links(mentions, name))
+
+
+def _mention_links(mentions: list[str], name: str) -> html.HtmlElement:
+    meta = E.SPAN(E.CLASS("entry-meta"), " Mentions: ")
+    for i, ident in enumerate(mentions, 1):
+        if i > 1:
+            meta.append(E.SPAN(" "))
+        link = E.A(str(i), href=f"#{ident}")
+        link.set("aria-label", f"mention {i} of {name}")
+        meta.append(link)
+    return meta
+
+
+def _drop_dangling_links(root: etree._Element) -> None:
+    """Every in-page link resolves: one whose target was not rendered becomes a span."""
+    ids: set[str] = set()
+    local: list[etree._Element] = []
+    for node in root.iter():
+        ident = node.get("id")
+        if ident is not None:
+            ids.add(ident)
+        if node.tag == "a" and (node.get("href") or "").startswith("#"):
+            local.append(node)
+    for node in local:
+        if (node.get("href") or "")[1:] not in ids:
+            node.tag = "span"
+            for attr in ("href", "rel", "role", "aria-label"):
+                node.attrib.pop(attr, None)
 
 
 def _index(state: _State) -> etree._Element | None:
@@ -381,14 +1048,7 @@ def _index_details(entry: Entry, state: _State) -> html.HtmlElement:
         dd.append(meta)
     mentions = state.mentions.get(entry.id, [])
     if mentions:
-        meta = E.SPAN(E.CLASS("entry-meta"), " Mentions: ")
-        for i, ident in enumerate(mentions, 1):
-            if i > 1:
-                meta.append(E.SPAN(" "))
-            link = E.A(str(i), href=f"#{ident}")
-            link.set("aria-label", f"mention {i} of {entry.name}")
-            meta.append(link)
-        dd.append(meta)
+        dd.append(_mention_links(mentions, entry.name))
     return dd
 
 
@@ -407,9 +1067,16 @@ def _authority_label(url: str) -> str:
 
 
 def _source_citation(doc: TeiDocument) -> str:
+    """The first ``sourceDesc`` bibl as one line; a structured one's parts joined by commas."""
     found = doc.root.xpath(
         "tei:teiHeader/tei:fileDesc/tei:sourceDesc//tei:bibl[1]", namespaces={"tei": TEI_NS}
     )
-    if isinstance(found, list) and found and isinstance(found[0], etree._Element):
-        return normalise_space("".join(found[0].itertext()))
-    return ""
+    if not (isinstance(found, list) and found and isinstance(found[0], etree._Element)):
+        return ""
+    bibl = found[0]
+    loose = (bibl.text or "") + "".join(c.tail or "" for c in bibl)
+    parts = [c for c in bibl if isinstance(c.tag, str)]
+    if loose.strip() or not parts:
+        return normalise_space("".join(bibl.itertext()))
+    texts = (normalise_space("".join(c.itertext())) for c in parts if c.tag != tei("idno"))
+    return ", ".join(t for t in texts if t)

@@ -1,0 +1,118 @@
+"""Nothing lost, on real files: every word of every TEI file's text survives conversion.
+
+A word of the source is a run of word characters in the TEI ``text`` element, where
+block elements, notes and line/page/column breaks (unless ``break="no"``) separate words
+and inline elements do not ("150<hi>th</hi>" is one word). What an option drops by
+design is left out of the count: ``del`` and the unchosen side of ``choice``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from teikit import TeiDocument, TextOptions, load
+from teikit.convert import to_html, to_text
+from teikit.convert.blocks import is_block
+from teikit.convert.rules import RenderRules
+from teikit.convert.text import NOTE, body_of, skip_for_choice
+from teikit.convert.walk import walk
+from teikit.xmlutil import TEI_NS, tei
+
+from conftest import shared_path
+
+WORD = re.compile(r"\w+")
+BREAKS = {tei("lb"), tei("pb"), tei("cb"), tei("gap")}
+#: The editorial marks (⟦del⟧, [supplied], unclear[?]) may sit inside a word; they are
+#: documented additions, so the count is taken with empty rules in their place.
+UNMARKED = RenderRules.from_mapping({"del": {}, "supplied": {}, "unclear": {}})
+
+
+def corpus_tei_files() -> list[Path]:
+    """Every file of the shared corpus whose root is a TEI element (parsed once here)."""
+    try:
+        root = shared_path("corpus")
+    except pytest.skip.Exception:
+        return []
+    found = []
+    for path in sorted(root.rglob("*.xml")):
+        loaded = load(path)
+        if loaded.document is not None and str(loaded.document.root.tag).startswith(
+            f"{{{TEI_NS}}}"
+        ):
+            found.append(path)
+    return found
+
+
+FILES = corpus_tei_files()
+
+
+def source_words(doc: TeiDocument, diplomatic: bool) -> Counter[str]:
+    choice = "source" if diplomatic else "edited"
+
+    def skip(el: etree._Element) -> bool:
+        if el.tag == tei("del") and not diplomatic:
+            return True
+        return skip_for_choice(el, choice)
+
+    parts: list[str] = []
+    for ev in walk(body_of(doc), skip):
+        if ev.kind == "text":
+            parts.append(ev.text)
+            continue
+        el = ev.node
+        parent = el.getparent()
+        if (
+            el.tag == NOTE
+            or (el.tag in BREAKS and el.get("break") != "no")
+            or is_block(el.tag, parent.tag if parent is not None else None)
+        ):
+            parts.append(" ")
+    return Counter(WORD.findall("".join(parts)))
+
+
+HTML_BLOCKS = set(
+    "p div li ol ul dl dt dd h1 h2 h3 h4 h5 h6 section article aside blockquote br sup "
+    "table tr td th header footer nav main".split()
+)
+
+
+def html_text(root: etree._Element) -> str:
+    """Text of an HTML tree, with a space wherever a block element starts or ends."""
+    parts: list[str] = []
+    for event in walk(root):
+        if event.kind == "text":
+            parts.append(event.text)
+        elif event.node.tag in HTML_BLOCKS:
+            parts.append(" ")
+    return "".join(parts)
+
+
+def _lost(expected: Counter[str], output: str) -> dict[str, int]:
+    got = Counter(WORD.findall(output))
+    return {w: n - got[w] for w, n in expected.items() if got[w] < n}
+
+
+def test_corpus_is_there() -> None:
+    shared_path("corpus")
+    assert len(FILES) > 170
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_no_word_lost(path: Path) -> None:
+    loaded = load(path)
+    assert loaded.document is not None
+    doc = TeiDocument(loaded.document)
+    for diplomatic in (False, True):
+        text = to_text(doc, TextOptions(width=0, diplomatic=diplomatic, rules=UNMARKED))
+        lost = _lost(source_words(doc, diplomatic), text)
+        assert not lost, f"diplomatic={diplomatic}: {sorted(lost.items())[:10]}"
+    html = etree.HTML(to_html(doc).encode())
+    main = html.find(".//main")
+    assert main is not None
+    lost = _lost(source_words(doc, diplomatic=True), html_text(main))
+    assert not lost, f"html: {sorted(lost.items())[:10]}"
