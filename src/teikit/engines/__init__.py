@@ -34,6 +34,7 @@ Compiler = Callable[[Path], Compiled]
 #: Schema language name -> file suffixes it is recognised by.
 LANGUAGES: dict[str, tuple[str, ...]] = {
     "relaxng": (".rng",),
+    "rnc": (".rnc",),
     "xsd": (".xsd",),
     "schematron": (".sch",),
 }
@@ -55,6 +56,10 @@ def _compiler(language: str) -> Compiler:
         from teikit.engines.relaxng import compile_relaxng
 
         return compile_relaxng
+    if language == "rnc":
+        from teikit.engines.rnc import compile_rnc
+
+        return compile_rnc
     if language == "xsd":
         from teikit.engines.xsd import compile_xsd
 

@@ -30,8 +30,12 @@ A finding's message ends with `` [id]`` when the assert/report (or its rule) has
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import html
+import os
 import re
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -44,6 +48,16 @@ from lxml import etree
 from teikit.diagnostics import Diagnostic, Severity
 from teikit.errors import SchemaError
 from teikit.loading import Document, make_parser
+from teikit.schemas.resolve import (
+    ResolveOptions,
+    SchemaUnavailable,
+    cached_url,
+    default_options,
+    is_url,
+    resolve_schema,
+    unavailable_message,
+    url_variants,
+)
 
 SCH = "http://purl.oclc.org/dsdl/schematron"
 XSL = "http://www.w3.org/1999/XSL/Transform"
@@ -66,6 +80,7 @@ _ROLES = {
     "informational": Severity.INFO,
 }
 _SPACE = re.compile(r"\s+")
+XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
 
 
 def _q(ns: str, local: str) -> str:
@@ -144,18 +159,40 @@ def _embedded_from(root: etree._Element) -> etree._Element:
     return schema
 
 
-def _resolve_includes(elem: etree._Element, base: Path, seen: tuple[Path, ...]) -> None:
-    """Replace every ``sch:include`` by the element it points at (file-relative)."""
+def _target(href: str, base: Path, options: ResolveOptions | None) -> Path:
+    """The file an ``include``/``extends`` href names: relative to ``base``, or a URL."""
+    if is_url(href):
+        try:
+            return resolve_schema(href, options or default_options()).resolve()
+        except SchemaUnavailable as exc:
+            raise SchemaError(f"{base}: {exc}") from None
+    return (base.parent / href).resolve() if href else base
+
+
+def _stamp(elem: etree._Element, source: Path) -> etree._Element:
+    """Mark spliced content with its file (``xml:base``) so that relative URIs in its
+    expressions (``doc('x.xml')``, ``document('')``) resolve against that file."""
+    elem.set(XML_BASE, source.as_uri())
+    return elem
+
+
+def _resolve_includes(
+    elem: etree._Element,
+    base: Path,
+    seen: tuple[Path, ...],
+    options: ResolveOptions | None = None,
+) -> None:
+    """Replace every ``sch:include`` by the element it points at (file-relative or URL)."""
     for inc in list(elem.iter(_sch("include"))):
         href = inc.get("href")
         if not href:
             raise SchemaError(f"{base}: <include> without @href")
         file_part, _, fragment = href.partition("#")
-        target = (base.parent / file_part).resolve() if file_part else base
+        target = _target(file_part, base, options)
         if target in seen:
             raise SchemaError(f"{base}: include cycle through {target}")
         included = _parse(target)
-        _resolve_includes(included, target, (*seen, target))
+        _resolve_includes(included, target, (*seen, target), options)
         if fragment:
             found = included.xpath("//*[@id=$i or @xml:id=$i]", i=fragment)
             if not isinstance(found, list) or not found:
@@ -165,11 +202,95 @@ def _resolve_includes(elem: etree._Element, base: Path, seen: tuple[Path, ...]) 
                 raise SchemaError(f"{base}: include {href!r}: {fragment!r} is not an element")
             included = first
         new = _adopt(included)
+        if target != base:
+            _stamp(new, target)
         new.tail = inc.tail
         parent = inc.getparent()
         if parent is None:
             raise SchemaError(f"{base}: <include> cannot be the root element")
         parent.replace(inc, new)
+
+
+#: Children of an extended schema that are not spliced into the extending one.
+_NOT_SPLICED = {_q(SCH, "title"), _q(SCH, "p")}
+
+
+def _resolve_schema_extends(
+    schema: etree._Element,
+    base: Path,
+    seen: tuple[Path, ...],
+    options: ResolveOptions | None = None,
+) -> None:
+    """Replace each ``sch:schema/sch:extends[@href]`` by the content of that schema.
+
+    ISO Schematron (2016 and later) lets a schema extend another: its patterns, phases,
+    lets, ``ns`` declarations, diagnostics and XSLT declarations join the extending
+    schema (``title`` and ``p`` do not). A top-level ``let`` or ``xsl:function``/
+    ``xsl:key``/``xsl:variable`` that both declare identically is kept once; declared
+    differently it is a schema error.
+    """
+    for ext in list(schema.iterchildren(_sch("extends"))):
+        href = ext.get("href")
+        if href is None:
+            continue  # extends/@rule at schema level: nothing to splice
+        target = _target(href.partition("#")[0], base, options)
+        if target in seen:
+            raise SchemaError(f"{base}: extends cycle through {target}")
+        other = _parse(target)
+        if other.tag != _sch("schema"):
+            raise SchemaError(f"{base}: extends {href!r}: {target} is not a Schematron schema")
+        _resolve_includes(other, target, (*seen, target), options)
+        _resolve_schema_extends(other, target, (*seen, target), options)
+        index = schema.index(ext)
+        schema.remove(ext)
+        for child in other:
+            if not isinstance(child.tag, str) or child.tag in _NOT_SPLICED:
+                continue
+            key = _declaration_key(child)
+            if key is not None:
+                existing = [c for c in schema if _declaration_key(c) == key]
+                if existing and all(_same(e, child) for e in existing):
+                    continue
+                if existing:
+                    raise SchemaError(
+                        f"{base}: {target.name} declares {key[1]!r} differently from "
+                        "the schema that extends it"
+                    )
+            new = _adopt(child)
+            new.tail = None
+            if not new.get(XML_BASE):
+                _stamp(new, target)
+            schema.insert(index, new)
+            index += 1
+
+
+def _named_template(elem: etree._Element) -> bool:
+    """A top-level ``xsl:template`` with a name and no match (called by functions)."""
+    return elem.tag == _xsl("template") and bool(elem.get("name")) and elem.get("match") is None
+
+
+def _declaration_key(elem: etree._Element) -> tuple[str, str] | None:
+    if not isinstance(elem.tag, str):
+        return None
+    if (
+        elem.tag == _sch("let")
+        or _named_template(elem)
+        or (etree.QName(elem).namespace == XSL and etree.QName(elem).localname in _TOP_LEVEL_XSL)
+    ):
+        name = elem.get("name") or elem.get("match") or ""
+        arity = str(len(elem.findall(_xsl("param")))) if elem.tag == _xsl("function") else ""
+        return (str(elem.tag), f"{name}#{arity}" if arity else name)
+    return None
+
+
+def _same(a: etree._Element, b: etree._Element) -> bool:
+    def text(e: etree._Element) -> str:
+        copied = _adopt(e)
+        copied.attrib.pop(XML_BASE, None)
+        copied.tail = None
+        return _SPACE.sub(" ", etree.tostring(copied, method="c14n", exclusive=True).decode())
+
+    return text(a) == text(b)
 
 
 # --------------------------------------------------------------------------------------
@@ -298,6 +419,8 @@ class _Generator:
         }
         self.checks: list[_Check] = []
         self.rules: list[str] = []
+        #: Label of each active pattern, in the order of the ``teikit-start-N`` modes.
+        self.patterns: list[str] = []
         #: Prefixes for readable paths: sch:ns first, then any the expressions use.
         self.prefixes: dict[str, str] = dict(self.ns)
         tops = (_sch("schema"), _sch("pattern"), _sch("phase"))
@@ -321,12 +444,16 @@ class _Generator:
         nsmap: dict[str | None, str] | None = None
         if src is not None:
             nsmap = {k: v for k, v in self.nsmap(src).items() if parent.nsmap.get(k) != v}
-        return etree.SubElement(parent, tag, attrs, nsmap=nsmap or None)
+        made = etree.SubElement(parent, tag, attrs, nsmap=nsmap or None)
+        base = _explicit_base(src) if src is not None else None
+        if base is not None:
+            made.set(XML_BASE, base)  # content spliced from another file keeps its base URI
+        return made
 
     def build(self, patterns: list[etree._Element], phase: etree._Element | None) -> etree._Element:
         root_ns: dict[str | None, str] = {"xsl": XSL, "xs": XS}
         root_ns.update(self.ns)
-        root_ns.update({"tkerr": ERR, "tkout": OUT})
+        root_ns.update({"tkerr": ERR, "tkout": OUT, "tkres": RES})
         sheet = etree.Element(
             _xsl("stylesheet"),
             {"version": "3.0", "exclude-result-prefixes": "#all"},
@@ -338,7 +465,7 @@ class _Generator:
                 isinstance(child.tag, str)
                 and etree.QName(child).namespace == XSL
                 and etree.QName(child).localname in _TOP_LEVEL_XSL
-            ):
+            ) or _named_template(child):
                 sheet.append(_adopt(child))
         for let in self.schema.iterchildren(_sch("let")):
             self.let(sheet, let)
@@ -371,6 +498,7 @@ class _Generator:
     def pattern(self, sheet: etree._Element, pattern: etree._Element, number: int) -> None:
         mode = f"teikit-p{number}"
         label = pattern.get("id") or f"pattern {number}"
+        self.patterns.append(label)
         start = self.sub(sheet, _xsl("template"), pattern, match="/", mode=f"teikit-start-{number}")
         lets = []
         for let in pattern.iterchildren(_sch("let")):
@@ -502,6 +630,261 @@ class _Generator:
 
 
 # --------------------------------------------------------------------------------------
+# doc(), document(), unparsed-text(): URIs resolved through catalogs and the cache
+
+#: Namespace of the functions and data the URI hook adds to the stylesheet.
+RES = "urn:x-teikit:resolve"
+FN = "http://www.w3.org/2005/xpath-functions"
+#: Functions whose first argument is a URI to read.
+URI_FUNCTIONS = (
+    "doc",
+    "doc-available",
+    "document",
+    "unparsed-text",
+    "unparsed-text-lines",
+    "unparsed-text-available",
+    "json-doc",
+)
+#: Attributes of XSLT elements that hold XPath expressions (patterns are left alone:
+#: ``doc()`` in a pattern must keep a literal argument).
+_EXPR_ATTRS = {"select", "test", "use", "group-by", "group-adjacent", "value"}
+_NAME_START = re.compile(
+    r"(?:Q\{(?P<uri>[^{}]*)\}|(?P<prefix>[^\W\d][\w.\-]*):)?(?P<local>[^\W\d][\w.\-]*)"
+)
+_NAME_CHARS = re.compile(r"[\w.\-]")
+
+
+def _explicit_base(elem: etree._Element) -> str | None:
+    for node in (elem, *elem.iterancestors()):
+        base = node.get(XML_BASE)
+        if base:
+            return base
+    return None
+
+
+def _skip_literal(expr: str, i: int) -> int:
+    """Index after the string literal or comment starting at ``i`` (``i`` if none)."""
+    ch = expr[i]
+    if ch in "'\"":
+        j = i + 1
+        while j < len(expr):
+            if expr[j] == ch:
+                if j + 1 < len(expr) and expr[j + 1] == ch:
+                    j += 2
+                    continue
+                return j + 1
+            j += 1
+        return len(expr)
+    if expr.startswith("(:", i):
+        depth, j = 0, i
+        while j < len(expr):
+            if expr.startswith("(:", j):
+                depth, j = depth + 1, j + 2
+            elif expr.startswith(":)", j):
+                depth, j = depth - 1, j + 2
+                if depth == 0:
+                    return j
+            else:
+                j += 1
+        return len(expr)
+    return i
+
+
+def _first_argument(expr: str, start: int) -> int:
+    """End index of the argument starting at ``start`` (at depth 0: ``,`` or ``)``)."""
+    depth = 0
+    i = start
+    while i < len(expr):
+        after = _skip_literal(expr, i)
+        if after != i:
+            i = after
+            continue
+        ch = expr[i]
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            if depth == 0:
+                return i
+            depth -= 1
+        elif ch == "," and depth == 0:
+            return i
+        i += 1
+    return i
+
+
+def hook_uri_functions(expr: str, literals: list[str] | None = None) -> str:
+    """Wrap the URI argument of ``doc()``, ``document()``, ``unparsed-text()``... in
+    ``tkres:uri()``/``tkres:uris()`` so that it is resolved through the catalogs and the
+    cache at run time. String literals and comments are left alone; ``document('')``
+    (the stylesheet itself) too. Literal URI arguments are appended to ``literals``.
+    """
+    out: list[str] = []
+    i = 0
+    while i < len(expr):
+        after = _skip_literal(expr, i)
+        if after != i:
+            out.append(expr[i:after])
+            i = after
+            continue
+        match = _NAME_START.match(expr, i)
+        previous = expr[i - 1] if i else ""
+        if match is None or (previous and (_NAME_CHARS.match(previous) or previous in "$:@}#")):
+            out.append(expr[i])
+            i += 1
+            continue
+        end = match.end()
+        name_ok = match["local"] in URI_FUNCTIONS and (
+            (match["prefix"] is None and match["uri"] is None)
+            or match["prefix"] == "fn"
+            or match["uri"] == FN
+        )
+        paren = end
+        while paren < len(expr) and expr[paren].isspace():
+            paren += 1
+        if not name_ok or paren >= len(expr) or expr[paren] != "(":
+            out.append(expr[i:end])
+            i = end
+            continue
+        arg_start = paren + 1
+        arg_end = _first_argument(expr, arg_start)
+        argument = expr[arg_start:arg_end]
+        stripped = argument.strip()
+        if not stripped or (match["local"] == "document" and stripped in ("''", '""')):
+            out.append(expr[i:arg_start])
+            i = arg_start
+            continue
+        if (
+            literals is not None
+            and stripped[:1] in "'\""
+            and _skip_literal(stripped, 0) == len(stripped)
+        ):
+            literals.append(stripped[1:-1].replace(stripped[0] * 2, stripped[0]))
+        wrapper = "tkres:uris" if match["local"] == "document" else "tkres:uri"
+        inner = hook_uri_functions(argument, literals)
+        out.append(f"{expr[i:arg_start]}{wrapper}({inner}, static-base-uri())")
+        i = arg_end
+    return "".join(out)
+
+
+def _cache_entries(options: ResolveOptions) -> dict[str, str]:
+    """URL -> ``file:`` URI of every file in the cache (from the sidecars)."""
+    found: dict[str, str] = {}
+    try:
+        sidecars = sorted(options.cache_dir.glob("*.json"))
+    except OSError:
+        return found
+    for sidecar in sidecars:
+        data = sidecar.with_name(sidecar.name[: -len(".json")])
+        url = cached_url(data)
+        if url and data.is_file():
+            for variant in url_variants(url):
+                found.setdefault(variant, data.resolve().as_uri())
+    return found
+
+
+def _resolver_functions(sheet: etree._Element, options: ResolveOptions) -> None:
+    """Add ``tkres:uri``/``tkres:uris`` and the catalog data they consult to ``sheet``."""
+    from teikit.schemas.resolve import catalog_for
+
+    tk = f"{{{RES}}}"
+    table = etree.Element(_xsl("variable"), {"name": "tkres:catalog", "as": "element()*"})
+    files = catalog_for(options).entry_files() if options.catalogs else []
+    for kind in ("uri", "system"):
+        for entry in files:
+            block = etree.SubElement(table, f"{tk}file")
+            exact = entry.uri if kind == "uri" else entry.system
+            rewrites = entry.rewrite_uri if kind == "uri" else entry.rewrite_system
+            suffixes = entry.uri_suffix if kind == "uri" else entry.system_suffix
+            for key, target in exact.items():
+                etree.SubElement(block, f"{tk}exact", {"key": key, "to": target})
+            for key, target in sorted(rewrites, key=lambda r: -len(r[0])):
+                etree.SubElement(block, f"{tk}rewrite", {"key": key, "to": target})
+            for key, target in sorted(suffixes, key=lambda r: -len(r[0])):
+                etree.SubElement(block, f"{tk}suffix", {"key": key, "to": target})
+    cache = etree.Element(_xsl("variable"), {"name": "tkres:cache", "as": "element()*"})
+    for url, target in _cache_entries(options).items():
+        etree.SubElement(cache, f"{tk}exact", {"key": url, "to": target})
+    sheet.append(table)
+    sheet.append(cache)
+    template = _xpath_string(unavailable_message("@@URL@@", options, "document"))
+    functions = f"""
+<xsl:stylesheet version="3.0" xmlns:xsl="{XSL}" xmlns:xs="{XS}" xmlns:tkres="{RES}">
+  <xsl:function name="tkres:catalog" as="xs:string?">
+    <xsl:param name="key" as="xs:string"/>
+    <xsl:sequence select="(for $f in $tkres:catalog return (
+        $f/tkres:exact[@key = $key]/@to,
+        (for $r in $f/tkres:rewrite[starts-with($key, @key)][1]
+         return concat($r/@to, substring($key, string-length($r/@key) + 1))),
+        $f/tkres:suffix[ends-with($key, @key)][1]/@to)[1])[1] ! string()"/>
+  </xsl:function>
+  <xsl:function name="tkres:resolve" as="xs:string">
+    <xsl:param name="reference" as="xs:string"/>
+    <xsl:param name="base" as="xs:string?"/>
+    <xsl:variable name="absolute" select="string(if ($base) then resolve-uri($reference, $base)
+        else $reference)"/>
+    <xsl:variable name="key" select="iri-to-uri($absolute)"/>
+    <xsl:variable name="mapped" select="(tkres:catalog($key), $key)[1]"/>
+    <xsl:variable name="local" select="if (matches($mapped, '^[a-zA-Z][a-zA-Z0-9+.-]+:')
+        and not(starts-with($mapped, 'file:'))) then ($tkres:cache[@key = $mapped]/@to ! string(),
+        $mapped)[1] else $mapped"/>
+    <xsl:sequence select="if (starts-with($local, 'file:') or not(matches($local,
+        '^[a-zA-Z][a-zA-Z0-9+.-]+:'))) then $local
+        else error(QName('{RES}', 'tkres:unavailable'),
+                   string-join(tokenize({template}, '@@URL@@'), $absolute))"/>
+  </xsl:function>
+  <xsl:function name="tkres:uri" as="xs:string?">
+    <xsl:param name="reference" as="item()?"/>
+    <xsl:param name="base" as="xs:anyURI?"/>
+    <xsl:sequence select="if (empty($reference)) then ()
+        else tkres:resolve(string($reference), string($base))"/>
+  </xsl:function>
+  <xsl:function name="tkres:uris" as="xs:string*">
+    <xsl:param name="references" as="item()*"/>
+    <xsl:param name="base" as="xs:anyURI?"/>
+    <xsl:sequence select="for $r in $references return tkres:resolve(string($r),
+        if ($r instance of node()) then string((base-uri($r), $base)[1]) else string($base))"/>
+  </xsl:function>
+</xsl:stylesheet>"""
+    for function in etree.fromstring(functions):
+        sheet.append(function)
+
+
+def _xpath_string(text: str) -> str:
+    """An XPath string literal, escaped for use inside a double-quoted XML attribute."""
+    return html.escape("'" + text.replace("'", "''") + "'", quote=True)
+
+
+def _hook(sheet: etree._Element, options: ResolveOptions) -> list[str]:
+    """Rewrite every expression of ``sheet``; return the literal URIs they read."""
+    literals: list[str] = []
+    hooked = False
+    for elem in sheet.iter():
+        if not isinstance(elem.tag, str) or etree.QName(elem).namespace != XSL:
+            continue
+        for attr in _EXPR_ATTRS.intersection(elem.attrib):
+            value = elem.get(attr, "")
+            rewritten = hook_uri_functions(value, literals)
+            if rewritten != value:
+                elem.set(attr, rewritten)
+                hooked = True
+    if hooked:
+        _resolver_functions(sheet, options)
+    return literals
+
+
+def _prefetch(literals: list[str], options: ResolveOptions) -> None:
+    """With the network allowed, fetch literal ``doc()`` URLs into the cache now."""
+    if not options.allow_network:
+        return
+    for literal in dict.fromkeys(literals):
+        if is_url(literal):
+            try:
+                resolve_schema(literal, options)
+            except (SchemaUnavailable, SchemaError):
+                continue  # reported when the rule runs
+
+
+# --------------------------------------------------------------------------------------
 # Running
 
 
@@ -519,6 +902,32 @@ def _processor() -> Any:
 _SAXON_LOCK = threading.Lock()
 
 
+@contextlib.contextmanager
+def _saxon_quiet() -> Iterator[None]:
+    """Hold the Saxon lock with file descriptor 2 sent to the null device.
+
+    SaxonC prints every error it raises to the process's standard error, besides raising
+    it; teikit reports those errors as diagnostics, so the copy would only be noise
+    (a library must not write to the terminal). Python's own ``sys.stderr`` is flushed
+    first; other threads' writes to descriptor 2 during a transform are lost.
+    """
+    with _SAXON_LOCK:
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError):
+            yield  # no usable descriptor 2 (embedded interpreters): nothing to hide
+            return
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, 2)
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(null)
+
+
 @dataclass(slots=True)
 class CompiledSchematron:
     """A compiled Schematron schema; ``xslt`` is the generated stylesheet, for debugging."""
@@ -529,23 +938,32 @@ class CompiledSchematron:
     checks: tuple[_Check, ...]
     rules: tuple[str, ...]
     prefixes: dict[str, str]
+    #: Pattern labels (ids), one per ``teikit-start-N`` mode; used when a whole run fails.
+    patterns: tuple[str, ...] = ()
 
     def check(self, doc: Document) -> Iterator[Diagnostic]:
-        """Run every active pattern over ``doc``."""
-        with _SAXON_LOCK:
+        """Run every active pattern over ``doc``.
+
+        An error no rule can catch (in a schema-level ``let``, which XSLT evaluates as a
+        global variable) stops Saxon's whole run; the patterns are then run one by one, so
+        that each pattern that fails is one ``sch.error`` and the others still report.
+        """
+        failures: list[tuple[str, str]] = []
+        with _saxon_quiet():
             try:
                 output = self._transform(doc)
             except Exception as exc:  # Saxon's own exception type is not importable reliably
-                yield Diagnostic(
-                    doc.display,
-                    0,
-                    0,
-                    Severity.ERROR,
-                    "sch.error",
-                    f"Schematron could not run: {_clean(str(exc))}",
-                    schema=self.schema,
-                )
-                return
+                output, failures = self._pattern_by_pattern(doc, exc)
+        for label, reason in failures:
+            yield Diagnostic(
+                doc.display,
+                0,
+                0,
+                Severity.ERROR,
+                "sch.error",
+                f"{label} could not run: {reason}",
+                schema=self.schema,
+            )
         results = etree.fromstring(output.encode("utf-8"), make_parser())
         locator = _Locator(doc, self.prefixes)
         errors_seen: set[tuple[str, str]] = set()
@@ -585,6 +1003,32 @@ class CompiledSchematron:
                 schema=self.schema,
             )
 
+    def _pattern_by_pattern(
+        self, doc: Document, first: Exception
+    ) -> tuple[str, list[tuple[str, str]]]:
+        """Run each pattern's mode alone; (merged results, [(pattern, reason)])."""
+        if not self.patterns:
+            return f"<r xmlns='{OUT}'/>", [("Schematron", _saxon_reason(str(first)))]
+        node = self._node(doc)
+        parts: list[str] = []
+        failures: list[tuple[str, str]] = []
+        for number, label in enumerate(self.patterns, 1):
+            executable = self.executable.clone()
+            executable.set_global_context_item(xdm_item=node)
+            executable.set_initial_mode(f"teikit-start-{number}")
+            try:
+                text = executable.apply_templates_returning_string(xdm_value=node)
+            except Exception as exc:
+                failures.append((f"pattern {label!r}", _saxon_reason(str(exc))))
+                continue
+            parts.append(re.sub(r"^<\?xml[^>]*\?>", "", str(text or "")))
+        return f"<r xmlns='{OUT}'>{''.join(parts)}</r>", failures
+
+    def _node(self, doc: Document) -> Any:
+        builder = _processor().new_document_builder()
+        builder.set_base_uri(doc.path.resolve().as_uri())
+        return builder.parse_xml(xml_text=_serialize(doc), encoding="UTF-8")
+
     def _transform(self, doc: Document) -> str:
         builder = _processor().new_document_builder()
         builder.set_base_uri(doc.path.resolve().as_uri())
@@ -601,6 +1045,20 @@ def _serialize(doc: Document) -> str:
     parts.append(etree.tostring(root, encoding="unicode", with_tail=False))
     parts.extend(etree.tostring(n, encoding="unicode", with_tail=False) for n in after)
     return "\n".join(parts)
+
+
+def _saxon_reason(message: str) -> str:
+    """The reason in a Saxon error report, without its stack of "During ..." lines."""
+    lines = [line.strip() for line in message.strip().splitlines()]
+    kept: list[str] = []
+    for line in lines:
+        if line.startswith(("During ", "In function", "In template", "In variable", "invoked by")):
+            break
+        if line.startswith("Error ") and line.endswith(":"):
+            continue
+        kept.append(line)
+    reason = _normalize(" ".join(kept)) or _normalize(message)
+    return re.sub(r"^(\S+:\S+)\s+", r"\1: ", reason)
 
 
 def _normalize(text: str) -> str:
@@ -668,20 +1126,32 @@ class _Locator:
         return line, "/" + "/".join(shown)
 
 
-def compile_schematron(path: Path, phase: str | None = None) -> CompiledSchematron:
+def compile_schematron(
+    path: Path, phase: str | None = None, resolve: ResolveOptions | None = None
+) -> CompiledSchematron:
     """Compile an ISO Schematron schema (or the Schematron embedded in a ``.rng``).
 
     ``phase`` selects a phase by id (``#ALL`` for every pattern); without it the schema's
     ``defaultPhase`` applies. A schema that cannot be read or compiled raises SchemaError.
+
+    ``resolve`` says where URLs come from (catalogs, cache, network): ``include`` and
+    ``extends`` hrefs, and the URIs that ``doc()``, ``doc-available()``, ``document()``,
+    ``unparsed-text*()`` and ``json-doc()`` read at run time. A URL no catalog or cache
+    entry provides is never fetched by Saxon: the call fails with ``tkres:unavailable``
+    (also for ``doc-available()``, which would otherwise quietly answer false) and the
+    rule is reported as ``sch.error`` naming the URL and how to provide it. Without
+    ``resolve``, :func:`teikit.schemas.resolve.default_options` applies.
     """
     path = Path(path)
     where = str(path)
+    options = resolve if resolve is not None else default_options()
     root = _parse(path)
     if root.tag == _q(RNG, "grammar") or etree.QName(root).namespace == RNG:
         schema = _embedded_from(root)
     elif root.tag == _sch("schema"):
         schema = root
-        _resolve_includes(schema, path.resolve(), (path.resolve(),))
+        _resolve_includes(schema, path.resolve(), (path.resolve(),), options)
+        _resolve_schema_extends(schema, path.resolve(), (path.resolve(),), options)
     else:
         raise SchemaError(f"{where}: not an ISO Schematron schema (root is {root.tag!r})")
     _expand_extends(schema, where)
@@ -689,8 +1159,9 @@ def compile_schematron(path: Path, phase: str | None = None) -> CompiledSchematr
     active, phase_elem = _active_patterns(schema, patterns, phase, where)
     generator = _Generator(schema, where)
     sheet = generator.build(active, phase_elem)
+    _prefetch(_hook(sheet, options), options)
     xslt = etree.tostring(sheet, encoding="unicode")
-    with _SAXON_LOCK:
+    with _saxon_quiet():
         processor = _processor()
         builder = processor.new_document_builder()
         builder.set_base_uri(path.resolve().as_uri())
@@ -702,5 +1173,11 @@ def compile_schematron(path: Path, phase: str | None = None) -> CompiledSchematr
     if executable is None:
         raise SchemaError(f"{where}: cannot compile Schematron (Saxon gave no reason)")
     return CompiledSchematron(
-        where, xslt, executable, tuple(generator.checks), tuple(generator.rules), generator.prefixes
+        where,
+        xslt,
+        executable,
+        tuple(generator.checks),
+        tuple(generator.rules),
+        generator.prefixes,
+        tuple(generator.patterns),
     )

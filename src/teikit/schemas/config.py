@@ -1,0 +1,325 @@
+"""Project configuration: ``[tool.teikit]`` in ``pyproject.toml`` or a ``.teikit.toml``.
+
+The nearest file above the checked file wins (in one folder ``.teikit.toml`` before
+``pyproject.toml``; a ``pyproject.toml`` without ``[tool.teikit]`` is passed over). Keys::
+
+    [tool.teikit]                       # in .teikit.toml: the same keys at top level
+    ignore = ["drafts/", "**/*.bak.xml"]  # files not to check
+    catalogs = ["catalog.xml"]          # OASIS XML catalogs, relative to this folder
+    allow-network = false               # may schemas be downloaded (into the cache)?
+
+    [tool.teikit.severity]              # code or code prefix -> error|warning|info|off
+    "sch.report" = "warning"
+    "rng" = "error"
+
+    [[tool.teikit.schemas]]             # first entry whose files match is used
+    files = "tei/*.xml"                 # a pattern or a list of patterns
+    use = ["schemas/letter.rng", "https://example.org/letter.sch"]
+
+Every unknown key and every value of the wrong type is a :class:`~teikit.errors.UsageError`
+naming the file and the key.
+
+Patterns (``files`` and ``ignore``) are matched against the file's path relative to the
+folder holding the configuration, with ``/`` between folders:
+
+* ``*`` matches any characters except ``/``; ``?`` one character except ``/``;
+  ``[abc]``/``[!abc]`` one character of (not of) a set;
+* ``**`` as a whole path segment matches zero or more folders: ``a/**/b.xml`` matches
+  ``a/b.xml`` and ``a/x/y/b.xml``; ``**/b.xml`` matches ``b.xml`` in any folder;
+  ``a/**`` matches everything under ``a``;
+* a pattern without ``/`` matches the file name in any folder (``*.bak.xml``);
+  a leading ``/`` anchors it to the configuration's folder instead (``/index.xml``);
+* a pattern ending in ``/`` names a folder and matches every file under it.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from teikit.diagnostics import Diagnostic, Severity
+from teikit.errors import UsageError
+from teikit.schemas.refs import SchemaRef, _is_url
+
+#: The value that turns a code off in ``[tool.teikit.severity]``.
+OFF = "off"
+_KEYS = {"schemas", "ignore", "severity", "catalogs", "allow-network"}
+_SCHEMA_KEYS = {"files", "use"}
+_CODE = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectConfig:
+    """One configuration file, read and checked; paths in it are relative to ``root``."""
+
+    root: Path
+    schemas: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = ()
+    ignore: tuple[str, ...] = ()
+    #: (code or prefix, severity); ``None`` means "off".
+    severity: tuple[tuple[str, Severity | None], ...] = ()
+    catalogs: tuple[Path, ...] = ()
+    allow_network: bool = False
+    #: The file it was read from (for messages).
+    source: Path | None = None
+
+    def schemas_for(self, file: Path) -> list[SchemaRef]:
+        """The schemas of the first ``[[schemas]]`` entry whose ``files`` match ``file``."""
+        rel = self.relative(file)
+        if rel is None:
+            return []
+        for patterns, uses in self.schemas:
+            if any(match_pattern(p, rel) for p in patterns):
+                return [
+                    SchemaRef(u if _is_url(u) else str(self.root / u), None, "config") for u in uses
+                ]
+        return []
+
+    def relative(self, file: Path) -> str | None:
+        """``file`` relative to ``root`` with ``/`` separators, or None when outside."""
+        try:
+            return file.resolve().relative_to(self.root).as_posix()
+        except ValueError:
+            return None
+
+    def severity_for(self, code: str) -> tuple[bool, Severity | None]:
+        """(configured?, severity) for ``code``: the longest matching code prefix wins."""
+        best: tuple[int, Severity | None] | None = None
+        for key, level in self.severity:
+            matches = code == key or code.startswith(key + ".")
+            if matches and (best is None or len(key) > best[0]):
+                best = (len(key), level)
+        return (False, None) if best is None else (True, best[1])
+
+
+def is_ignored(path: Path, config: ProjectConfig | None) -> bool:
+    """True when ``path`` matches one of the configuration's ``ignore`` patterns."""
+    if config is None or not config.ignore:
+        return False
+    rel = config.relative(path)
+    return rel is not None and any(match_pattern(p, rel) for p in config.ignore)
+
+
+def apply_severity(diags: Iterable[Diagnostic], config: ProjectConfig | None) -> list[Diagnostic]:
+    """Diagnostics with the configured severities; codes set to ``off`` are dropped.
+
+    ``"sch.report" = "warning"`` applies to ``sch.report`` (and ``sch.report.*``);
+    ``"rng" = "error"`` to every ``rng.*`` code. The longest matching key wins.
+    """
+    out: list[Diagnostic] = []
+    for diag in diags:
+        if config is None:
+            out.append(diag)
+            continue
+        configured, level = config.severity_for(diag.code)
+        if not configured:
+            out.append(diag)
+        elif level is not None:
+            out.append(diag if diag.severity is level else replace(diag, severity=level))
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# Patterns
+
+
+@lru_cache(maxsize=512)
+def _compile_pattern(pattern: str) -> re.Pattern[str]:
+    pat = pattern.strip()
+    if pat.endswith("/"):
+        pat += "**"
+    anchored = pat.startswith("/") or "/" in pat.rstrip("/")
+    pat = pat.lstrip("/")
+    if not anchored:
+        pat = "**/" + pat
+    parts = pat.split("/")
+    regex = ""
+    for index, part in enumerate(parts):
+        last = index == len(parts) - 1
+        if part == "**":
+            regex += ".*" if last else "(?:[^/]*/)*"
+            continue
+        regex += _translate_segment(part) + ("" if last else "/")
+    return re.compile(regex + r"\Z", re.DOTALL)
+
+
+def _translate_segment(segment: str) -> str:
+    out = ""
+    i = 0
+    while i < len(segment):
+        c = segment[i]
+        if c == "*":
+            out += "[^/]*"
+        elif c == "?":
+            out += "[^/]"
+        elif c == "[":
+            end = segment.find("]", i + 2 if segment[i + 1 : i + 2] in ("!", "]") else i + 1)
+            if end == -1:
+                out += re.escape(c)
+            else:
+                body = segment[i + 1 : end]
+                negate = body.startswith("!")
+                body = body[1:] if negate else body
+                body = body.replace("\\", "\\\\").replace("^", "\\^")
+                out += f"[^/{body}]" if negate else f"(?!/)[{body}]"
+                i = end
+        else:
+            out += re.escape(c)
+        i += 1
+    return out
+
+
+def match_pattern(pattern: str, relative: str) -> bool:
+    """Does ``relative`` (a ``/``-separated path) match ``pattern``? See the module doc."""
+    return _compile_pattern(pattern).match(relative) is not None
+
+
+# --------------------------------------------------------------------------------------
+# Finding and reading
+
+
+def find_config(start: Path) -> ProjectConfig | None:
+    """The nearest configuration above ``start`` (a file or folder; cached per folder)."""
+    start = start.resolve()
+    return _find_config(start.parent if start.is_file() or not start.exists() else start)
+
+
+@lru_cache(maxsize=256)
+def _find_config(directory: Path) -> ProjectConfig | None:
+    for folder in (directory, *directory.parents):
+        dotfile = folder / ".teikit.toml"
+        if dotfile.is_file():
+            return load_config(dotfile)
+        pyproject = folder / "pyproject.toml"
+        if pyproject.is_file():
+            data = _read_toml(pyproject)
+            tool = data.get("tool", {})
+            if isinstance(tool, dict) and "teikit" in tool:
+                return parse_config(folder, tool["teikit"], pyproject, "tool.teikit")
+    return None
+
+
+def _read_toml(path: Path) -> dict[str, object]:
+    try:
+        return tomllib.loads(path.read_text("utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: cannot read configuration: {exc}") from None
+
+
+def load_config(path: Path) -> ProjectConfig:
+    """Read one configuration file (``.teikit.toml``, or ``pyproject.toml``'s section)."""
+    path = path.resolve()
+    data = _read_toml(path)
+    if path.name == "pyproject.toml":
+        tool = data.get("tool", {})
+        section = tool.get("teikit", {}) if isinstance(tool, dict) else {}
+        return parse_config(path.parent, section, path, "tool.teikit")
+    return parse_config(path.parent, data, path, "")
+
+
+def parse_config(
+    root: Path, section: object, source: Path, prefix: str = "tool.teikit"
+) -> ProjectConfig:
+    """Check and convert a configuration table; ``prefix`` names it in messages."""
+
+    def where(key: str) -> str:
+        return f"{source}: {prefix + '.' if prefix else ''}{key}"
+
+    if not isinstance(section, Mapping):
+        raise UsageError(f"{source}: [{prefix}] must be a table")
+    unknown = sorted(set(section) - _KEYS)
+    if unknown:
+        known = ", ".join(sorted(_KEYS))
+        raise UsageError(f"{where(unknown[0])}: unknown key (known keys: {known})")
+    root = root.resolve()
+    schemas = _parse_schemas(section.get("schemas", []), where)
+    ignore = _strings(section.get("ignore", []), where("ignore"), allow_str=False)
+    catalogs = tuple(
+        _local_path(c, root)
+        for c in _strings(section.get("catalogs", []), where("catalogs"), allow_str=False)
+    )
+    allow = section.get("allow-network", False)
+    if not isinstance(allow, bool):
+        raise UsageError(f"{where('allow-network')}: must be true or false, not {allow!r}")
+    severity = _parse_severity(section.get("severity", {}), where)
+    return ProjectConfig(
+        root=root,
+        schemas=schemas,
+        ignore=ignore,
+        severity=severity,
+        catalogs=catalogs,
+        allow_network=allow,
+        source=source,
+    )
+
+
+def _local_path(value: str, root: Path) -> Path:
+    """A path from a configuration: relative to its folder, or a ``file:`` URL."""
+    if value.startswith("file:"):
+        return Path(unquote(urlsplit(value).path))
+    return (root / value).resolve()
+
+
+def _strings(
+    value: object, where: str, *, allow_str: bool, nonempty: bool = False
+) -> tuple[str, ...]:
+    if allow_str and isinstance(value, str):
+        value = [value]
+    if (
+        not isinstance(value, list)
+        or not all(isinstance(v, str) and v.strip() for v in value)
+        or (nonempty and not value)
+    ):
+        kind = "a string or a list of strings" if allow_str else "a list of strings"
+        raise UsageError(f"{where}: must be {kind} (not empty), not {value!r}")
+    return tuple(str(v).strip() for v in value)
+
+
+def _parse_schemas(
+    entries: object, where: Callable[[str], str]
+) -> tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]:
+    if not isinstance(entries, list):
+        raise UsageError(f"{where('schemas')}: must be an array of tables ([[schemas]])")
+    mapped: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
+    for index, entry in enumerate(entries):
+        label = f"schemas[{index}]"
+        if not isinstance(entry, Mapping):
+            raise UsageError(f"{where(label)}: must be a table with 'files' and 'use'")
+        unknown = sorted(set(entry) - _SCHEMA_KEYS)
+        if unknown:
+            raise UsageError(f"{where(label + '.' + unknown[0])}: unknown key (known: files, use)")
+        for key in ("files", "use"):
+            if key not in entry:
+                raise UsageError(f"{where(label)}: missing '{key}'")
+        files = _strings(entry["files"], where(label + ".files"), allow_str=True, nonempty=True)
+        uses = _strings(entry["use"], where(label + ".use"), allow_str=True, nonempty=True)
+        mapped.append((files, uses))
+    return tuple(mapped)
+
+
+def _parse_severity(
+    table: object, where: Callable[[str], str]
+) -> tuple[tuple[str, Severity | None], ...]:
+    if not isinstance(table, Mapping):
+        raise UsageError(f"{where('severity')}: must be a table of code = severity")
+    out: list[tuple[str, Severity | None]] = []
+    for code, value in table.items():
+        key = f"severity.{code}" if _CODE.match(code) else f"severity.{code!r}"
+        if not _CODE.match(code):
+            raise UsageError(f"{where(key)}: not a diagnostic code or code prefix")
+        if not isinstance(value, str):
+            raise UsageError(f"{where(key)}: must be error, warning, info or off")
+        if value.strip().lower() == OFF:
+            out.append((code, None))
+            continue
+        try:
+            out.append((code, Severity.parse(value)))
+        except ValueError:
+            raise UsageError(
+                f"{where(key)}: {value!r} is not error, warning, info or off"
+            ) from None
+    return tuple(out)
