@@ -19,7 +19,7 @@ from teikit import TeiDocument, TextOptions, load
 from teikit.convert import to_html, to_text
 from teikit.convert.blocks import is_block
 from teikit.convert.rules import RenderRules
-from teikit.convert.text import NOTE, body_of, skip_for_choice
+from teikit.convert.text import NOTE, body_of, skip_unread
 from teikit.convert.walk import walk
 from teikit.xmlutil import TEI_NS, tei
 
@@ -57,7 +57,7 @@ def source_words(doc: TeiDocument, diplomatic: bool) -> Counter[str]:
     def skip(el: etree._Element) -> bool:
         if el.tag == tei("del") and not diplomatic:
             return True
-        return skip_for_choice(el, choice)
+        return skip_unread(el, choice)
 
     parts: list[str] = []
     for ev in walk(body_of(doc), skip):

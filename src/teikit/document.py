@@ -6,8 +6,11 @@ organizations, places) that names point at.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
+from urllib.parse import unquote
 
 from lxml import etree
 
@@ -20,6 +23,13 @@ ENTRY_KINDS = {
     tei("personGrp"): "person",
     tei("org"): "org",
     tei("place"): "place",
+}
+#: Named element inside a list item -> the kind of entry it makes (publisher lists).
+LIST_ENTRY_KINDS = {
+    tei("persName"): "person",
+    tei("orgName"): "org",
+    tei("placeName"): "place",
+    tei("term"): "term",
 }
 #: Name element -> the kind of entry it should point at.
 NAME_KINDS = {tei("persName"): "person", tei("orgName"): "org", tei("placeName"): "place"}
@@ -40,6 +50,9 @@ class Entry:
     description: str
     authority: tuple[str, ...]
     element: etree._Element = field(repr=False, compare=False)
+    #: ``entry`` for person/org/place elements; ``list`` for a name or term with an
+    #: ``xml:id`` inside a list item (the publisher's persons and terms lists).
+    source: str = "entry"
 
 
 @dataclass
@@ -73,6 +86,64 @@ class TeiDocument:
             return self.ids.get(pointer[1:])
         return None
 
+    @cached_property
+    def prefixes(self) -> dict[str, list[tuple[str, str]]]:
+        """``prefixDef`` ident -> [(matchPattern, replacementPattern)] in document order."""
+        found: dict[str, list[tuple[str, str]]] = {}
+        for definition in self.root.iter(tei("prefixDef")):
+            ident = definition.get("ident")
+            match = definition.get("matchPattern")
+            replacement = definition.get("replacementPattern")
+            if ident and match and replacement is not None:
+                found.setdefault(ident, []).append((match, replacement))
+        return found
+
+    def expand(self, pointer: str) -> str:
+        """``prefix:rest`` expanded through the document's ``prefixDef``s; else unchanged."""
+        pointer = pointer.strip()
+        prefix, sep, rest = pointer.partition(":")
+        if not sep or rest.startswith("//"):
+            return pointer
+        for match, replacement in self.prefixes.get(prefix, []):
+            try:
+                m = re.fullmatch(match, rest)
+            except re.error:
+                continue
+            if m:
+                return _substitute(replacement, m.groups())
+        return pointer
+
+    def locate(self, pointer: str) -> Target:
+        """Where a pointer leads: this file, another local file, the web, or nowhere.
+
+        Handles ``#id``, ``prefix:value`` (prefixDef), relative files with or without a
+        fragment (``../register/persons.xml#p1``) and absolute URIs. Other files are read
+        through the same hardened loader, only from the document's folder tree or the
+        working directory, and each file once (see :class:`Registry`).
+        """
+        uri = self.expand(pointer)
+        if uri.startswith("#"):
+            found = self.ids.get(uri[1:])
+            return Target("local" if found is not None else "unresolved", uri, found, self)
+        scheme = uri.split(":", 1)[0].lower() if ":" in uri else ""
+        if scheme and len(scheme) > 1:  # a URI (one letter would be a Windows drive)
+            return Target("external", uri)
+        path_part, _, fragment = uri.partition("#")
+        if not path_part:
+            return Target("unresolved", uri)
+        other = self.registry.open(self.source.path.parent / unquote(path_part))
+        if other is None:
+            return Target("unresolved", uri)
+        if not fragment:
+            return Target("file", uri, other.root, other)
+        found = other.ids.get(fragment)
+        return Target("file" if found is not None else "unresolved", uri, found, other)
+
+    @cached_property
+    def registry(self) -> Registry:
+        """Other files this document points into (shared with documents opened from it)."""
+        return Registry({self.source.path.resolve(): self}, self.source.path.resolve().parent)
+
     @property
     def language(self) -> str | None:
         lang = self.root.get(XML_LANG)
@@ -101,17 +172,127 @@ class TeiDocument:
             found[ident] = _entry(el, ident, ENTRY_KINDS[str(el.tag)])
         return found
 
+    @cached_property
+    def list_entries(self) -> dict[str, Entry]:
+        """Names and terms with an ``xml:id`` inside list items (FRUS persons/terms lists)."""
+        found: dict[str, Entry] = {}
+        for item in self.root.iter(tei("item")):
+            for el in item.iter(*LIST_ENTRY_KINDS):
+                ident = el.get(XML_ID)
+                if ident is None or ident in found or ident in self.entries:
+                    continue
+                found[ident] = _list_entry(item, el, ident, LIST_ENTRY_KINDS[str(el.tag)])
+        return found
+
+    @property
+    def all_entries(self) -> dict[str, Entry]:
+        """Every entry of this file: dedicated ones first, then list-based ones."""
+        return {**self.entries, **self.list_entries}
+
     def entry_for(self, name: etree._Element) -> Entry | None:
-        """The entry a name's ``@ref`` (or ``@corresp``/``@key``) points at."""
-        for attr in ("ref", "corresp", "key"):
+        """The entry a name points at through ``@ref``, ``@corresp``, ``@key`` or ``@sameAs``.
+
+        Same-file ids, prefixed pointers, entries in other local files and authority URIs
+        (an entry whose ``idno`` is that URI) all count.
+        """
+        for attr in ("ref", "corresp", "sameAs", "key"):
             value = name.get(attr)
             if not value:
                 continue
             for token in value.split():
-                ident = token[1:] if token.startswith("#") else token
-                if ident in self.entries:
-                    return self.entries[ident]
+                entry = self._entry_at(token, attr == "key")
+                if entry is not None:
+                    return entry
         return None
+
+    def _entry_at(self, token: str, is_key: bool) -> Entry | None:
+        if is_key and not token.startswith("#"):
+            return self.all_entries.get(token)
+        target = self.locate(token)
+        if target.element is not None and target.document is not None:
+            ident = target.element.get(XML_ID)
+            return target.document.all_entries.get(ident) if ident else None
+        if target.kind == "external":
+            key = _uri_key(target.uri)
+            # this file's entries first, then those of register files already opened
+            for doc in (self, *self.registry.documents()):
+                if key in doc.by_authority:
+                    return doc.by_authority[key]
+        return None
+
+    @cached_property
+    def by_authority(self) -> dict[str, Entry]:
+        """Entries by their authority URIs (http and https, trailing slash, alike)."""
+        found: dict[str, Entry] = {}
+        for entry in self.all_entries.values():
+            for uri in entry.authority:
+                found.setdefault(_uri_key(uri), entry)
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where a pointer leads (see :meth:`TeiDocument.locate`)."""
+
+    kind: str  # "local", "file", "external", "unresolved"
+    uri: str
+    element: etree._Element | None = None
+    document: TeiDocument | None = None
+
+
+class Registry:
+    """The files a set of documents point into, each parsed once and only when needed.
+
+    Only files under an allowed root (the first document's folder, or the working
+    directory) are read, so a pointer cannot make teikit read arbitrary files.
+    """
+
+    def __init__(self, opened: dict[Path, TeiDocument], root: Path) -> None:
+        self._opened: dict[Path, TeiDocument | None] = dict(opened)
+        self._roots = (root, Path.cwd().resolve())
+
+    def documents(self) -> list[TeiDocument]:
+        """The documents opened so far (in the order they were opened)."""
+        return [d for d in self._opened.values() if d is not None]
+
+    def open(self, path: Path) -> TeiDocument | None:
+        """The TEI document at ``path``, or None when it is not allowed, missing or broken."""
+        try:
+            real = path.resolve()
+        except OSError:
+            return None
+        if real in self._opened:
+            return self._opened[real]
+        allowed = any(real.is_relative_to(r) for r in self._roots)
+        doc: TeiDocument | None = None
+        if allowed and real.is_file():
+            from teikit.loading import load
+
+            loaded = load(real)
+            if loaded.document is not None:
+                doc = TeiDocument(loaded.document)
+                doc.__dict__["registry"] = self  # share: each file parsed once
+        self._opened[real] = doc
+        return doc
+
+
+def _uri_key(uri: str) -> str:
+    uri = uri.strip()
+    for scheme in ("https://", "http://"):
+        if uri.lower().startswith(scheme):
+            uri = uri[len(scheme) :]
+            break
+    return uri.rstrip("/")
+
+
+def _substitute(replacement: str, groups: tuple[str | None, ...]) -> str:
+    """``$1``..``$9`` in a replacementPattern filled from the match (missing: empty)."""
+
+    def group(ref: re.Match[str]) -> str:
+        n = int(ref.group(1))
+        return (groups[n - 1] or "") if 0 < n <= len(groups) else ""
+
+    return re.sub(r"\$(\d)", group, replacement)
 
 
 def _text_without_notes(el: etree._Element) -> list[str]:
@@ -188,3 +369,18 @@ def cite_bibl(bibl: etree._Element) -> str:
     if scope:
         parts.append(", ".join(scope))
     return "; ".join(p for p in parts if p)
+
+
+def _list_entry(item: etree._Element, el: etree._Element, ident: str, kind: str) -> Entry:
+    """``<item><hi><persName xml:id="p_RD3">Rusk, Dean</persName>,</hi> Secretary…</item>``."""
+    name = normalise_space("".join(el.itertext()))
+    whole = normalise_space("".join(item.itertext()))
+    at = whole.find(name)
+    rest = whole[at + len(name) :] if at >= 0 else whole
+    description = rest.lstrip(" ,;:—–-").strip()
+    authority = tuple(
+        normalise_space(i.text or "")
+        for i in item.iter(tei("idno"))
+        if (i.text or "").strip().startswith(("http://", "https://"))
+    )
+    return Entry(ident, kind, name, description, authority, el, source="list")

@@ -151,6 +151,9 @@ __all__ = [
     "convert",
     "convert_document",
     "load_formats",
+    "to_cmif",
     "to_html",
+    "to_json",
+    "to_markdown",
     "to_text",
 ]

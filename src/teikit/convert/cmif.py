@@ -168,32 +168,7 @@ def _text(el: etree._Element | None) -> str:
 
 def expand_pointer(doc: TeiDocument, pointer: str) -> str:
     """``prefix:rest`` expanded by the document's ``prefixDef``; other values unchanged."""
-    prefix, sep, rest = pointer.strip().partition(":")
-    if not sep or rest.startswith("//"):
-        return pointer.strip()
-    for definition in doc.root.iter(tei("prefixDef")):
-        if definition.get("ident") != prefix:
-            continue
-        match, replacement = definition.get("matchPattern"), definition.get("replacementPattern")
-        if not match or replacement is None:
-            continue
-        try:
-            m = re.fullmatch(match, rest)
-        except re.error:
-            continue
-        if m:
-            return _substitute(replacement, m.groups())
-    return pointer.strip()
-
-
-def _substitute(replacement: str, groups: Sequence[str | None]) -> str:
-    """``$1``..``$9`` in a replacementPattern filled from the match (missing: empty)."""
-
-    def group(ref: re.Match[str]) -> str:
-        n = int(ref.group(1))
-        return (groups[n - 1] or "") if 0 < n <= len(groups) else ""
-
-    return re.sub(r"\$(\d)", group, replacement)
+    return doc.expand(pointer)
 
 
 def _web_url(value: str | None) -> str | None:

@@ -42,7 +42,7 @@ from lxml import etree, html
 from lxml.html import builder as E
 
 from teikit.convert.blocks import CONTAINERS, is_block
-from teikit.convert.text import NOTE, body_of, skip_for_choice
+from teikit.convert.text import NOTE, body_of, skip_unread
 from teikit.convert.walk import walk
 from teikit.document import NAME_KINDS, Entry, TeiDocument, normalise_space
 from teikit.xmlutil import TEI_NS, XML_ID, XML_LANG, tei
@@ -382,7 +382,7 @@ class _Renderer:
                 # Its text is the label of the figure's graphic link.
                 parent = el.getparent()
                 return parent is not None and parent.find(_GRAPHIC) is not None
-            return skip_for_choice(el, choice)
+            return skip_unread(el, choice)
 
         self.stack, self.splits = [target], [None]
         for ev in walk(root, skip):

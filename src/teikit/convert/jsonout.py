@@ -184,7 +184,8 @@ def to_json_data(doc: TeiDocument, options: JsonOptions = JsonOptions()) -> dict
             "authority": list(entry.authority),
             "mentions": mentions.get(entry.id, []),
         }
-        for entry in doc.entries.values()
+        for entry in doc.all_entries.values()
+        if entry.kind != "term"
     ]
     return {
         "format": FORMAT,

@@ -20,7 +20,7 @@ from lxml import etree
 from teikit.convert.blocks import CONTAINERS, is_block
 from teikit.convert.html import safe_url
 from teikit.convert.rules import RenderRules, Rule
-from teikit.convert.text import NOTE, body_of, skip_for_choice
+from teikit.convert.text import NOTE, body_of, skip_unread
 from teikit.convert.walk import walk
 from teikit.document import TeiDocument
 from teikit.xmlutil import tei
@@ -297,7 +297,7 @@ def to_markdown(doc: TeiDocument, options: MarkdownOptions = MarkdownOptions()) 
             return True
         if el.tag == NOTE and options.notes == "omit":
             return True
-        return skip_for_choice(el, choice)
+        return skip_unread(el, choice)
 
     root = body_of(doc)
     for ev in walk(root, skip):

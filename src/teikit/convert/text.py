@@ -18,6 +18,8 @@ from teikit.xmlutil import tei
 NotesMode = Literal["end", "inline", "omit"]
 
 NOTE = tei("note")
+#: Not part of the text a reader reads (matters where the walk starts above <text>).
+METADATA = frozenset(tei(n) for n in ("teiHeader", "standOff", "facsimile", "sourceDoc"))
 CHOICE = tei("choice")
 #: Inside <choice>, the reading a text converter shows first (the source's own form).
 SOURCE_FORMS = (tei("abbr"), tei("orig"), tei("sic"))
@@ -117,8 +119,11 @@ def _normalise(pieces: list[str | _Mark]) -> tuple[str, list[tuple[etree._Elemen
     return "".join(out), marks
 
 
-def skip_for_choice(el: etree._Element, choice: str) -> bool:
-    """Inside <choice>, drop the alternatives the chosen reading does not show."""
+def skip_unread(el: etree._Element, choice: str) -> bool:
+    """What a reader of the text does not see: metadata (the headers of the texts in a
+    ``teiCorpus``, standOff, facsimile) and, inside <choice>, the unchosen alternatives."""
+    if el.tag in METADATA:
+        return True
     parent = el.getparent()
     if parent is None or parent.tag != CHOICE:
         return False
@@ -131,7 +136,8 @@ def skip_for_choice(el: etree._Element, choice: str) -> bool:
 
 
 def body_of(doc: TeiDocument) -> etree._Element:
-    """The element whose content is the text proper: ``text``, or the root itself."""
+    """The element whose content is the text proper: ``text``, or the root itself
+    (a ``teiCorpus``, whose texts are read in order, or a lone TEI element)."""
     text = doc.root.find(tei("text"))
     return text if text is not None else doc.root
 
@@ -160,7 +166,7 @@ def render_text(
             return True
         if el.tag == NOTE and options.notes == "omit":
             return True
-        return skip_for_choice(el, options.choice)
+        return skip_unread(el, options.choice)
 
     for ev in walk(body_of(doc), skip):
         sink = stack[-1]
