@@ -6,6 +6,7 @@ error; 3 internal error (a bug in teikit: please report it).
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Callable
@@ -18,11 +19,16 @@ from teikit.build import BuildOptions, build
 from teikit.convert import FORMATS, CmifOptions, ConvertOptions, convert
 from teikit.convert.rules import RenderRules
 from teikit.diagnostics import Severity
+from teikit.entities import entities
+from teikit.entities import to_csv as entities_csv
+from teikit.entities import to_json as entities_json
 from teikit.errors import InputError, TeikitError
+from teikit.info import format_info, info
 from teikit.loading import DEFAULT_MAX_BYTES, LoadOptions
 from teikit.output import write_atomic
 from teikit.report import AUTO, REPORTERS, resolve_format
 from teikit.runner import Run, ValidateOptions, validate
+from teikit.split import split
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -245,6 +251,93 @@ def build_cmd(
     if _report(result.run, fmt) == "human":
         click.echo(f"wrote {len(result.written)} file(s) to {out_dir}")
     sys.exit(EXIT_OK if result.run.ok else EXIT_FINDINGS)
+
+
+@cli.command("info")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["human", "json"]),
+    default="human",
+    show_default=True,
+    help="Output format.",
+)
+def info_cmd(paths: tuple[Path, ...], fmt: str) -> None:
+    """Say what each file is (TEI P5, corpus, fragment, P4, other XML) and what it holds.
+
+    Exit 1 when a file cannot be read or is not TEI P5.
+    """
+    found = info(paths)
+    if fmt == "json":
+        json.dump([fi.to_dict() for fi in found], sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+    else:
+        for fi in found:
+            sys.stdout.write(format_info(fi))
+    bad = any(fi.kind not in ("tei", "tei-corpus", "tei-fragment") for fi in found)
+    sys.exit(EXIT_FINDINGS if bad else EXIT_OK)
+
+
+@cli.command("entities")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "json"]),
+    default="csv",
+    show_default=True,
+    help="Output format.",
+)
+@click.option("--linked-only", is_flag=True, help="Leave out names that point at no entry.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write here (atomically) instead of standard output.",
+)
+def entities_cmd(paths: tuple[Path, ...], fmt: str, linked_only: bool, output: Path | None) -> None:
+    """List every person, organization and place of a corpus with its mentions.
+
+    Each entry (from standOff, the header, persons lists, register files) comes with its
+    authority URIs, how often and where it is mentioned; names that point at no entry
+    follow, grouped by their text, as candidates for the register.
+    """
+    records = entities(paths, unlinked=not linked_only)
+    text = entities_csv(records) if fmt == "csv" else entities_json(records)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        write_atomic(output, text, protect=tuple(paths))
+
+
+@cli.command("split")
+@click.argument("volume", type=click.Path(path_type=Path))
+@click.option(
+    "--by",
+    default="document",
+    show_default=True,
+    help="Split at each <div> with this @type (the publisher's volumes: document).",
+)
+@click.option(
+    "-o",
+    "--output",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder for the standalone files.",
+)
+def split_cmd(volume: Path, by: str, out_dir: Path) -> None:
+    """Split a multi-document volume into standalone TEI files, one per division.
+
+    Each file keeps the volume's header, the page it starts on, its facsimile surfaces
+    and the persons/terms list entries it points to; pointers to other documents become
+    pointers to their files.
+    """
+    result = split(volume, out_dir, by=by)
+    for d in result.diagnostics:
+        click.echo(f"{d.file}: {d.message}", err=True)
+    click.echo(f"wrote {len(result.written)} file(s) to {out_dir}")
 
 
 def main(argv: list[str] | None = None) -> None:

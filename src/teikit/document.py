@@ -53,6 +53,8 @@ class Entry:
     #: ``entry`` for person/org/place elements; ``list`` for a name or term with an
     #: ``xml:id`` inside a list item (the publisher's persons and terms lists).
     source: str = "entry"
+    #: How registers sort it: surname first where the name is structured.
+    sort_key: str = ""
 
 
 @dataclass
@@ -311,9 +313,10 @@ def _entry(el: etree._Element, ident: str, kind: str) -> Entry:
         " | tei:persName | tei:orgName | tei:placeName)[1]",
         namespaces=ns,
     )
-    name = ""
+    name = sort_key = ""
     if isinstance(name_el, list) and name_el and isinstance(name_el[0], etree._Element):
         name = _display_name(name_el[0])
+        sort_key = _sort_key(name_el[0]) or name
     bits: list[str] = []
     for child in el:
         local = etree.QName(child).localname if isinstance(child.tag, str) else ""
@@ -324,7 +327,15 @@ def _entry(el: etree._Element, ident: str, kind: str) -> Entry:
         for i in el.iterchildren(tei("idno"))
         if (i.text or "").strip().startswith(("http://", "https://"))
     )
-    return Entry(ident, kind, name or ident, "; ".join(b for b in bits if b), authority, el)
+    description = "; ".join(b for b in bits if b)
+    return Entry(ident, kind, name or ident, description, authority, el, sort_key=sort_key)
+
+
+def _sort_key(name: etree._Element) -> str:
+    """``surname forename`` for structured personal names, casefolded."""
+    sur = [normalise_space("".join(s.itertext())) for s in name.iterchildren(tei("surname"))]
+    fore = [normalise_space("".join(f.itertext())) for f in name.iterchildren(tei("forename"))]
+    return " ".join((*sur, *fore)).casefold() if sur else ""
 
 
 def _display_name(name: etree._Element) -> str:

@@ -186,3 +186,21 @@ def _unreadable(path: Path, diags: tuple[Diagnostic, ...]) -> FileInfo:
         top_elements=(),
         diagnostics=diags,
     )
+
+
+def format_info(fi: FileInfo) -> str:
+    """The human-readable block ``teikit info`` prints for one file."""
+    lines = [f"{fi.path}: {fi.description}"]
+    if fi.tei_version:
+        lines.append(f"  TEI version: {fi.tei_version}")
+    for schema in fi.schemas:
+        lines.append(f"  schema: {schema}")
+    if fi.languages:
+        lines.append("  languages: " + ", ".join(f"{k} ({v})" for k, v in fi.languages.items()))
+    if fi.elements:
+        lines.append(f"  elements: {fi.elements:,}")
+    if fi.counts:
+        lines.append("  " + ", ".join(f"{k}: {v:,}" for k, v in fi.counts.items() if v))
+    for d in fi.diagnostics:
+        lines.append(f"  {d.code} at {d.line}:{d.column}: {d.message}")
+    return "\n".join(lines) + "\n"
