@@ -15,7 +15,9 @@ def test_build_writes_text_and_html_for_each_letter(tmp_path: Path) -> None:
     result = build([ROOT / "tei"], tmp_path / "out")
     assert result.run.ok, [d for r in result.run.results for d in r.diagnostics]
     names = sorted(p.name for p in result.written)
-    assert names == ["frus1964-68v29p2-d62.html", "frus1964-68v29p2-d62.txt"]
+    assert names == ["frus1964-68v29p2-d62.html", "frus1964-68v29p2-d62.txt", "index.html"]
+    index = (tmp_path / "out" / "index.html").read_text("utf-8")
+    assert 'href="frus1964-68v29p2-d62.html"' in index and "Dean Rusk" in index
     text = (tmp_path / "out" / "frus1964-68v29p2-d62.txt").read_text("utf-8")
     assert text.startswith("62. Letter From Secretary of State Rusk")
 

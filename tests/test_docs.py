@@ -32,14 +32,21 @@ def test_quick_start_is_two_commands_and_ci_runs_the_second() -> None:
 
 
 def reference() -> str:
-    """Every command's --help, as the README shows it."""
+    """Every command's --help (subcommands of groups too), as the README shows it."""
+    import click
+
     runner = CliRunner()
     parts = []
-    for name in [None, *sorted(cli.commands)]:
-        args = [name, "--help"] if name else ["--help"]
-        out = runner.invoke(cli, args, prog_name="teikit", terminal_width=100).output
-        title = f"teikit {name}" if name else "teikit"
-        parts.append(f"### `{title}`\n\n```\n{out.rstrip()}\n```\n")
+
+    def visit(path: list[str], command: click.Command) -> None:
+        out = runner.invoke(cli, [*path, "--help"], prog_name="teikit", terminal_width=100)
+        title = " ".join(["teikit", *path])
+        parts.append(f"### `{title}`\n\n```\n{out.output.rstrip()}\n```\n")
+        if isinstance(command, click.Group):
+            for name in sorted(command.commands):
+                visit([*path, name], command.commands[name])
+
+    visit([], cli)
     return "\n".join(parts)
 
 

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import click
 
+from teikit.batch import BatchOptions, run_batch
 from teikit.build import BuildOptions, build
 from teikit.convert import FORMATS, CmifOptions, ConvertOptions, convert
 from teikit.convert.rules import RenderRules
@@ -27,7 +28,8 @@ from teikit.info import format_info, info
 from teikit.loading import DEFAULT_MAX_BYTES, LoadOptions
 from teikit.output import write_atomic
 from teikit.report import AUTO, REPORTERS, resolve_format
-from teikit.runner import Run, ValidateOptions, validate
+from teikit.runner import XML_SUFFIXES, Run, ValidateOptions, validate
+from teikit.schemas import ResolveOptions, fetch_schema, find_config
 from teikit.split import split
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -36,15 +38,57 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _validation_options(func: F) -> F:
-    """Options shared by ``validate`` and ``build``."""
+    """Options shared by ``validate`` and ``build``; :func:`_validate_options` reads them."""
     decorators: list[Callable[[Any], Any]] = [
         click.option(
             "--schema",
             "schemas",
             multiple=True,
+            metavar="FILE|URL",
+            help="Schema to check against (.rng, .rnc, .xsd, .sch; a URL resolves through "
+            "catalogs and the cache); repeatable. Default: the file's <?xml-model?> or "
+            "xsi:schemaLocation, else [tool.teikit] config.",
+        ),
+        click.option(
+            "--catalog",
+            "catalogs",
+            multiple=True,
             type=click.Path(exists=True, dir_okay=False, path_type=Path),
-            help="Schema to check against (.rng, .xsd, .sch); repeatable. "
-            "Default: the file's <?xml-model?>, else [tool.teikit] config.",
+            help="OASIS XML catalog mapping schema URLs to local files; repeatable "
+            "(also XML_CATALOG_FILES).",
+        ),
+        click.option(
+            "--allow-network/--no-allow-network",
+            default=None,
+            help="Fetch schemas no catalog or cache has (default: no, or the config's "
+            "allow-network).",
+        ),
+        click.option(
+            "-j",
+            "--jobs",
+            type=click.IntRange(min=0),
+            default=1,
+            show_default=True,
+            help="Worker processes; 0 for one per core.",
+        ),
+        click.option(
+            "--changed-since",
+            metavar="REF",
+            help="Only files changed in git since REF (plus untracked ones).",
+        ),
+        click.option(
+            "--xref",
+            is_flag=True,
+            help="Also check #id and file.xml#id pointers across the files.",
+        ),
+        click.option(
+            "--suffix",
+            "suffixes",
+            multiple=True,
+            help="File suffixes taken from folders and globs (default: .xml .tei).",
+        ),
+        click.option(
+            "--no-gitignore", is_flag=True, help="Walk folders without honouring .gitignore."
         ),
         click.option(
             "--format",
@@ -74,6 +118,22 @@ def _validation_options(func: F) -> F:
     return func
 
 
+def _validate_options(flags: dict[str, Any]) -> ValidateOptions:
+    """ValidateOptions from the shared flags (and nothing else)."""
+    return ValidateOptions(
+        schemas=tuple(flags["schemas"]),
+        catalogs=tuple(flags["catalogs"]),
+        allow_network=flags["allow_network"],
+        jobs=flags["jobs"],
+        changed_since=flags["changed_since"],
+        xref=flags["xref"],
+        suffixes=tuple(flags["suffixes"]) or XML_SUFFIXES,
+        gitignore=not flags["no_gitignore"],
+        load=LoadOptions(max_bytes=flags["max_bytes"]),
+        min_severity=Severity.parse(flags["severity"]),
+    )
+
+
 def _report(run: Run, fmt: str) -> str:
     """Write the report; returns the format actually used (``auto`` resolved)."""
     fmt = resolve_format(fmt, os.environ)
@@ -90,35 +150,42 @@ def cli() -> None:
 
 
 @cli.command("validate")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True)
 @_validation_options
-def validate_cmd(
-    paths: tuple[Path, ...], schemas: tuple[Path, ...], fmt: str, severity: str, max_bytes: int
-) -> None:
-    """Check files and folders against their schemas and report every finding.
+def validate_cmd(paths: tuple[str, ...], fmt: str, **flags: Any) -> None:
+    """Check files, folders and globs against their schemas and report every finding.
 
     Exit 0 when every file is valid, 1 when any has errors, 2 on a usage error.
     """
-    options = ValidateOptions(
-        schemas=schemas,
-        load=LoadOptions(max_bytes=max_bytes),
-        min_severity=Severity.parse(severity),
-    )
-    run = validate(paths, options)
+    run = validate(paths, _validate_options(flags))
     _report(run, fmt)
     sys.exit(EXIT_OK if run.ok else EXIT_FINDINGS)
 
 
 @cli.command("convert")
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("inputs", nargs=-1, required=True)
 @click.option(
-    "--to", "to", type=click.Choice(sorted(FORMATS)), required=True, help="Output format."
+    "--to",
+    "formats",
+    type=click.Choice(sorted(FORMATS)),
+    required=True,
+    multiple=True,
+    help="Output format (repeatable for folders).",
 )
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write here (atomically) instead of standard output.",
+    type=click.Path(path_type=Path),
+    help="One file: write here (atomically) instead of standard output. "
+    "A folder of files: the output folder (required).",
+)
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=0),
+    default=1,
+    show_default=True,
+    help="Folders: worker processes; 0 for one per core.",
 )
 @click.option(
     "--width",
@@ -164,9 +231,10 @@ def validate_cmd(
     help="Refuse input files larger than this.",
 )
 def convert_cmd(
-    file: Path,
-    to: str,
+    inputs: tuple[str, ...],
+    formats: tuple[str, ...],
     output: Path | None,
+    jobs: int,
     width: int,
     notes: str,
     pages: bool,
@@ -181,7 +249,13 @@ def convert_cmd(
     letter_url: str | None,
     max_bytes: int,
 ) -> None:
-    """Convert one TEI file to text, HTML, Markdown, JSON or CMIF (standard output unless -o)."""
+    """Convert TEI to text, HTML, Markdown, JSON or CMIF.
+
+    One file goes to standard output (or -o FILE). Folders, globs and several files go
+    to the folder -o names, mirroring the input tree (a/b.xml -> OUT/a/b.txt); a file
+    that cannot be converted is reported and the others still convert (exit 1). CMIF
+    is one file for the whole run; HTML runs get an index.html.
+    """
     options = ConvertOptions.from_flags(
         width=width,
         notes=notes,  # type: ignore[arg-type]
@@ -199,15 +273,27 @@ def convert_cmd(
         ),
         load=LoadOptions(max_bytes=max_bytes),
     )
-    result = convert(file, to, options)
+    single = len(inputs) == 1 and Path(inputs[0]).is_file() and not Path(inputs[0]).is_dir()
+    if single:
+        if len(formats) > 1:
+            raise click.UsageError("one file converts to one format; repeat --to for folders")
+        file = Path(inputs[0])
+        result = convert(file, formats[0], options)
+        if output is None:
+            sys.stdout.write(result)
+        else:
+            write_atomic(output, result, protect=(file,))
+        return
     if output is None:
-        sys.stdout.write(result)
-    else:
-        write_atomic(output, result, protect=(file,))
+        raise click.UsageError("converting several files needs -o OUTPUT_FOLDER")
+    batch = run_batch(inputs, output, BatchOptions(formats=formats, convert=options, jobs=jobs))
+    REPORTERS["human"](batch.run, sys.stderr, False)
+    click.echo(f"wrote {len(batch.written)} file(s) to {output}", err=True)
+    sys.exit(EXIT_OK if batch.run.ok else EXIT_FINDINGS)
 
 
 @cli.command("build")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True)
 @click.option(
     "-o",
     "--output",
@@ -226,27 +312,15 @@ def convert_cmd(
 )
 @_validation_options
 def build_cmd(
-    paths: tuple[Path, ...],
-    out_dir: Path,
-    formats: tuple[str, ...],
-    schemas: tuple[Path, ...],
-    fmt: str,
-    severity: str,
-    max_bytes: int,
+    paths: tuple[str, ...], out_dir: Path, formats: tuple[str, ...], fmt: str, **flags: Any
 ) -> None:
     """Validate every file, then write its text and HTML under the output folder.
 
-    The folder tree is mirrored: tei/a/b.xml becomes OUT/a/b.txt and OUT/a/b.html.
-    Exit 1 when any file has validation errors (the outputs are still written).
+    The folder tree is mirrored: tei/a/b.xml becomes OUT/a/b.txt and OUT/a/b.html, and
+    OUT/index.html links every page. Exit 1 when any file has validation errors (the
+    outputs are still written).
     """
-    options = BuildOptions(
-        formats=formats or ("text", "html"),
-        validate=ValidateOptions(
-            schemas=schemas,
-            load=LoadOptions(max_bytes=max_bytes),
-            min_severity=Severity.parse(severity),
-        ),
-    )
+    options = BuildOptions(formats=formats or ("text", "html"), validate=_validate_options(flags))
     result = build(paths, out_dir, options)
     if _report(result.run, fmt) == "human":
         click.echo(f"wrote {len(result.written)} file(s) to {out_dir}")
@@ -338,6 +412,25 @@ def split_cmd(volume: Path, by: str, out_dir: Path) -> None:
     for d in result.diagnostics:
         click.echo(f"{d.file}: {d.message}", err=True)
     click.echo(f"wrote {len(result.written)} file(s) to {out_dir}")
+
+
+@cli.group("schema")
+def schema_group() -> None:
+    """Manage schemas named by URL (teikit never fetches during validation unless allowed)."""
+
+
+@schema_group.command("fetch")
+@click.argument("urls", nargs=-1, required=True)
+def schema_fetch_cmd(urls: tuple[str, ...]) -> None:
+    """Download schemas (and what they include) into the local cache, for offline use.
+
+    The cache is $XDG_CACHE_HOME/teikit/schemas (~/.cache/teikit/schemas); files are
+    written atomically. Validation then finds them without the network.
+    """
+    options = ResolveOptions.build(allow_network=True, config=find_config(Path.cwd()))
+    for url in urls:
+        path = fetch_schema(url, options)
+        click.echo(f"{url} -> {path}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,36 +1,80 @@
 """Running validation over files: discovery, schema selection, ordered results.
 
 Everything here returns values; nothing prints. The CLI and the Python API share it.
+A run is: find the files (:mod:`teikit.discovery`: folders, globs, ``.gitignore``, or
+only what changed since a git revision), check each one (in worker processes with
+:mod:`teikit.parallel` when ``jobs`` asks for it), then, with ``xref``, check pointers
+across the files (:mod:`teikit.xref`). Results come back in input order.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from teikit.diagnostics import Diagnostic, FileResult, Severity, Summary
-from teikit.engines import compile_schema, language_of
+from teikit.discovery import XML_SUFFIXES, changed_files, discover_files, normalise_suffixes
+from teikit.engines import compile_schema
 from teikit.errors import SchemaError, UsageError
-from teikit.loading import Document, LoadOptions, load
-from teikit.schemas import SchemaRef, find_config, xml_model_refs
+from teikit.loading import Document, LoadOptions, display_name, load
+from teikit.parallel import map_files
+from teikit.schemas import (
+    ResolveOptions,
+    SchemaRef,
+    SchemaUnavailable,
+    apply_severity,
+    default_options,
+    document_refs,
+    find_config,
+    is_ignored,
+    prepare_ref,
+    set_default_options,
+)
+from teikit.xref import FileRefs, check_links, collect
 
-#: Suffixes taken when a directory is walked.
-XML_SUFFIXES = (".xml", ".tei")
+__all__ = [
+    "XML_SUFFIXES",
+    "Run",
+    "ValidateOptions",
+    "check_document",
+    "discover",
+    "schemas_for",
+    "validate",
+    "validate_file",
+]
 
 
 @dataclass(frozen=True, slots=True)
 class ValidateOptions:
     """What ``validate`` does; the CLI fills this from its options."""
 
-    schemas: tuple[Path, ...] = ()
+    #: Schemas to use for every file: paths, or URLs resolved offline (catalog, cache).
+    schemas: tuple[str | Path, ...] = ()
+    #: OASIS XML catalogs (before the configuration's and XML_CATALOG_FILES).
+    catalogs: tuple[Path, ...] = ()
+    #: Fetch schemas named by URL that no catalog or cache has (None: the config decides).
+    allow_network: bool | None = None
+    #: Filled in by :func:`validate` from the above, the configuration and the environment.
+    resolve: ResolveOptions | None = None
     use_xml_model: bool = True
     use_config: bool = True
     load: LoadOptions = field(default_factory=LoadOptions)
     #: Diagnostics below this severity are left out of results.
     min_severity: Severity = Severity.INFO
+    #: Worker processes: 1 checks in this process, 0 uses one per core.
+    jobs: int = 1
+    #: Check ``#id`` and ``file.xml#id`` pointers across the run (see teikit.xref).
+    xref: bool = False
+    #: Only files changed since this git revision (plus untracked ones).
+    changed_since: str | None = None
+    #: Suffixes taken when a folder or glob is expanded (named files are always taken).
+    suffixes: tuple[str, ...] = XML_SUFFIXES
+    #: Honour .gitignore and .git/info/exclude when walking folders.
+    gitignore: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,26 +89,15 @@ class Run:
         return self.summary.failed_files == 0
 
 
-def discover(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
-    """Expand directories into their XML files (sorted); a missing path is a usage error."""
-    found: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            found.extend(
-                sorted(
-                    p
-                    for p in path.rglob("*")
-                    if p.suffix.lower() in XML_SUFFIXES
-                    and p.is_file()
-                    and not any(part.startswith(".") for part in p.relative_to(path).parts)
-                )
-            )
-        elif path.exists() or path.is_symlink():
-            found.append(path)
-        else:
-            raise UsageError(f"{path}: no such file or directory")
-    return found
+def discover(
+    paths: Iterable[str | os.PathLike[str]], suffixes: Sequence[str] = XML_SUFFIXES
+) -> list[Path]:
+    """Expand files, folders and globs into files (see :mod:`teikit.discovery`).
+
+    A missing path is a usage error. Dangling links and unreadable folders met on the way
+    are left out here; :func:`validate` reports them.
+    """
+    return list(discover_files(paths, suffixes).files)
 
 
 def schemas_for(doc: Document, options: ValidateOptions) -> list[SchemaRef]:
@@ -72,7 +105,7 @@ def schemas_for(doc: Document, options: ValidateOptions) -> list[SchemaRef]:
     if options.schemas:
         return [SchemaRef(str(p), None, "option") for p in options.schemas]
     if options.use_xml_model:
-        refs = xml_model_refs(doc.tree, doc.path.resolve().parent)
+        refs = document_refs(doc.tree, doc.path.resolve().parent)
         if refs:
             return refs
     if options.use_config:
@@ -82,22 +115,17 @@ def schemas_for(doc: Document, options: ValidateOptions) -> list[SchemaRef]:
     return []
 
 
-def check_document(doc: Document, refs: Sequence[SchemaRef]) -> Iterator[Diagnostic]:
-    """Run each schema on ``doc``; a schema a file names but that cannot be had is a finding."""
+def check_document(
+    doc: Document, refs: Sequence[SchemaRef], resolve: ResolveOptions | None = None
+) -> Iterator[Diagnostic]:
+    """Run each schema on ``doc``; a schema a file names but that cannot be had is a finding.
+
+    Schemas named by URL resolve through catalogs and the cache (the network only when
+    ``resolve`` allows it). A schema the caller named that cannot be used raises, since
+    no file can be checked; one a file names is that file's finding.
+    """
     for ref in refs:
-        if ref.is_remote:
-            yield Diagnostic(
-                doc.display,
-                ref.line,
-                0,
-                Severity.ERROR,
-                "schema.unavailable",
-                f"schema {ref.location} is named by URL and teikit does not fetch schemas; "
-                "save a copy and pass it with --schema FILE",
-                schema=ref.location,
-            )
-            continue
-        if ref.origin != "option" and not ref.path.is_file():
+        if ref.origin != "option" and not ref.is_remote and not ref.path.is_file():
             yield Diagnostic(
                 doc.display,
                 ref.line,
@@ -109,7 +137,21 @@ def check_document(doc: Document, refs: Sequence[SchemaRef]) -> Iterator[Diagnos
             )
             continue
         try:
-            compiled = compile_schema(ref.path, ref.language or language_of(ref.path))
+            path, language = prepare_ref(ref, resolve or default_options())
+            compiled = compile_schema(path, language)
+        except SchemaUnavailable as exc:
+            if ref.origin == "option":
+                raise
+            yield Diagnostic(
+                doc.display,
+                ref.line,
+                0,
+                Severity.ERROR,
+                "schema.unavailable",
+                str(exc),
+                schema=ref.location,
+            )
+            continue
         except SchemaError as exc:
             if ref.origin == "option":
                 raise
@@ -126,31 +168,148 @@ def check_document(doc: Document, refs: Sequence[SchemaRef]) -> Iterator[Diagnos
         yield from compiled.check(doc)
 
 
+def check_loaded(doc: Document, options: ValidateOptions) -> list[Diagnostic]:
+    """Every schema finding for a parsed document, with the project's severities applied."""
+    set_default_options(options.resolve)
+    found = list(check_document(doc, schemas_for(doc, options), options.resolve))
+    return apply_severity(found, find_config(doc.path))
+
+
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    """One file's findings (unfiltered) and, with ``xref``, what its pointers need."""
+
+    result: FileResult
+    refs: FileRefs | None = None
+    parsed: bool = True
+
+
+def _check(path: Path, options: ValidateOptions) -> _Checked:
+    """Parse once, run the schemas, and collect ids and pointers from the same tree."""
+    loaded = load(path, options.load)
+    diags = list(loaded.diagnostics)
+    doc = loaded.document
+    refs = None
+    if doc is not None:
+        diags.extend(check_loaded(doc, options))
+        if options.xref:
+            refs = collect(doc, options.suffixes)
+            diags.extend(refs.diagnostics)
+    shown = doc.display if doc else (diags[0].file if diags else display_name(path))
+    return _Checked(FileResult(shown, tuple(diags)), refs, doc is not None)
+
+
+def _crashed(path: Path, reason: str) -> _Checked:
+    shown = display_name(path)
+    message = f"{reason}; run with --jobs 1 to see the error"
+    diag = Diagnostic(shown, 0, 0, Severity.ERROR, "internal.worker-crashed", message)
+    return _Checked(FileResult(shown, (diag,)), None, False)
+
+
+def _warm(schemas: Sequence[str | Path], resolve: ResolveOptions | None) -> None:
+    """Compile the schemas named by the caller: once per process, before any file."""
+    set_default_options(resolve)
+    for schema in schemas:
+        path, language = prepare_ref(
+            SchemaRef(str(schema), None, "option"), resolve or default_options()
+        )
+        compile_schema(path, language)
+
+
+def _kept(result: FileResult, extra: Sequence[Diagnostic], options: ValidateOptions) -> FileResult:
+    diags = [*result.diagnostics, *extra]
+    kept = sorted(d for d in diags if d.severity >= options.min_severity)
+    return replace(result, diagnostics=tuple(kept))
+
+
+def with_resolve(options: ValidateOptions) -> ValidateOptions:
+    """Fill ``options.resolve`` from the catalogs and network choice, the project
+    configuration (found from the working directory) and ``XML_CATALOG_FILES``."""
+    if options.resolve is not None:
+        return options
+    resolve = ResolveOptions.build(
+        catalogs=options.catalogs,
+        allow_network=options.allow_network,
+        config=find_config(Path.cwd()),
+    )
+    return replace(options, resolve=resolve)
+
+
 def validate_file(
     path: str | os.PathLike[str], options: ValidateOptions = ValidateOptions()
 ) -> FileResult:
-    """Parse and validate one file; never raises for problems in the file itself."""
-    loaded = load(path, options.load)
-    diags = list(loaded.diagnostics)
-    if loaded.document is not None:
-        refs = schemas_for(loaded.document, options)
-        diags.extend(check_document(loaded.document, refs))
-    shown = loaded.document.display if loaded.document else (diags[0].file if diags else str(path))
-    kept = sorted(d for d in diags if d.severity >= options.min_severity)
-    return FileResult(shown, tuple(kept))
+    """Parse and validate one file; never raises for problems in the file itself.
+
+    With ``options.xref`` its pointers into other files are checked against those files
+    on disk.
+    """
+    options = with_resolve(options)
+    checked = _check(Path(path), options)
+    extra: list[Diagnostic] = []
+    if checked.refs is not None:
+        extra = check_links([checked.refs], load_options=options.load).get(checked.refs.path, [])
+    return _kept(checked.result, extra, options)
 
 
 def validate(
     paths: Iterable[str | os.PathLike[str]],
     options: ValidateOptions = ValidateOptions(),
 ) -> Run:
-    """Validate every file under ``paths``; results come back in input order."""
+    """Validate every file under ``paths``; results come back in input order.
+
+    ``paths`` may be files, folders or globs. With ``options.changed_since`` only files
+    changed since that git revision are checked, and finding none is not an error.
+    """
     started = time.perf_counter()
-    files = discover(paths)
-    if not files:
-        raise UsageError("no XML files found in the given paths")
+    paths = list(paths)
+    suffixes = normalise_suffixes(options.suffixes)
+    options = with_resolve(options)
+    problems: tuple[Diagnostic, ...] = ()
+    if options.changed_since is not None:
+        files = changed_files(options.changed_since, paths, suffixes)
+    else:
+        found = discover_files(paths, suffixes, gitignore=options.gitignore)
+        files, problems = list(found.files), found.problems
+        named = {Path(p).resolve() for p in paths if Path(p).is_file()}
+        # the project's ignore patterns apply to what teikit found, not to named files
+        files = [f for f in files if f.resolve() in named or not is_ignored(f, find_config(f))]
+        if not files and not problems:
+            raise UsageError("no XML files found in the given paths")
     for schema in options.schemas:
-        # Fail fast, before any file is read, when a named schema is unusable.
-        compile_schema(schema)
-    results = tuple(validate_file(f, options) for f in files)
-    return Run(results, Summary.of(results, time.perf_counter() - started))
+        # Before any work: a named schema must exist (offline) and be of a known language;
+        # compiling happens once per process in _warm.
+        ref = SchemaRef(str(schema), None, "option")
+        if not ref.is_remote and not ref.path.is_file():
+            raise SchemaError(f"{schema}: cannot read schema (no such file)")
+        prepare_ref(ref, options.resolve or default_options())
+    checked = (
+        map_files(
+            functools.partial(_check, options=options),
+            files,
+            options.jobs,
+            crashed=_crashed,
+            warm=functools.partial(_warm, options.schemas, options.resolve),
+            # Forked workers inherit these; Schematron (SaxonC threads) is never compiled
+            # before a fork.
+            share=functools.partial(
+                _warm,
+                [s for s in options.schemas if not str(s).lower().endswith(".sch")],
+                options.resolve,
+            ),
+        )
+        if files
+        else []
+    )
+    links: dict[str, list[Diagnostic]] = {}
+    if options.xref:
+        links = check_links(
+            [c.refs for c in checked if c.refs is not None],
+            unparsed=[f for f, c in zip(files, checked, strict=True) if not c.parsed],
+            load_options=options.load,
+        )
+    results = [
+        _kept(c.result, links.get(c.refs.path, []) if c.refs else [], options) for c in checked
+    ]
+    # Dangling links and unreadable folders: a result of their own, after the files.
+    results.extend(FileResult(d.file, (d,)) for d in problems if d.severity >= options.min_severity)
+    return Run(tuple(results), Summary.of(results, time.perf_counter() - started))

@@ -37,18 +37,19 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from teikit.convert.rules import RenderRules
 from teikit.diagnostics import Diagnostic, Severity
 from teikit.errors import UsageError
 from teikit.schemas.refs import SchemaRef, _is_url
 
 #: The value that turns a code off in ``[tool.teikit.severity]``.
 OFF = "off"
-_KEYS = {"schemas", "ignore", "severity", "catalogs", "allow-network"}
+_KEYS = {"schemas", "ignore", "severity", "catalogs", "allow-network", "render"}
 _SCHEMA_KEYS = {"files", "use"}
 _CODE = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
 
@@ -66,6 +67,8 @@ class ProjectConfig:
     allow_network: bool = False
     #: The file it was read from (for messages).
     source: Path | None = None
+    #: ``[tool.teikit.render]``: how elements render (see teikit.convert.rules).
+    render: RenderRules = field(default_factory=RenderRules)
 
     def schemas_for(self, file: Path) -> list[SchemaRef]:
         """The schemas of the first ``[[schemas]]`` entry whose ``files`` match ``file``."""
@@ -246,6 +249,10 @@ def parse_config(
     if not isinstance(allow, bool):
         raise UsageError(f"{where('allow-network')}: must be true or false, not {allow!r}")
     severity = _parse_severity(section.get("severity", {}), where)
+    render_table = section.get("render", {})
+    if not isinstance(render_table, Mapping):
+        raise UsageError(f"{where('render')}: must be a table of rules")
+    render = RenderRules.from_mapping(render_table, where("render"))
     return ProjectConfig(
         root=root,
         schemas=schemas,
@@ -254,6 +261,7 @@ def parse_config(
         catalogs=catalogs,
         allow_network=allow,
         source=source,
+        render=render,
     )
 
 

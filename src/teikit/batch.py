@@ -1,0 +1,255 @@
+"""Converting (and, for ``build``, validating) many files into a mirrored output tree.
+
+``a/b.xml`` under an input folder becomes ``OUT/a/b.txt`` (``.html``, ``.md``...). Each
+file is parsed once, in worker processes when ``jobs`` asks for it; a file that cannot be
+converted is reported and the others still convert. CMIF is one file for the whole run
+(``OUT/letters.cmif.xml``) and HTML runs get an ``index.html`` linking every page.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from lxml.html import builder as E
+from lxml.html import tostring
+
+from teikit.convert import FORMATS, ConvertOptions, convert_document
+from teikit.convert.cmif import to_cmif_many
+from teikit.diagnostics import Diagnostic, FileResult, Severity, Summary
+from teikit.document import TeiDocument
+from teikit.errors import TeikitError, UsageError
+from teikit.info import classify
+from teikit.loading import display_name, load
+from teikit.output import write_atomic
+from teikit.parallel import map_files
+from teikit.runner import Run, ValidateOptions, check_loaded, discover, with_resolve
+from teikit.xmlutil import TEI_NS
+
+CMIF_NAME = "letters.cmif.xml"
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOptions:
+    """Which formats, how to convert, and whether to validate first (``build``)."""
+
+    formats: tuple[str, ...] = ("text", "html")
+    convert: ConvertOptions = field(default_factory=ConvertOptions)
+    #: None converts only; otherwise every file is validated too (its findings reported).
+    validate: ValidateOptions | None = None
+    jobs: int = 1
+    #: Write ``index.html`` when HTML is among the formats.
+    index: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """One result per input file (input order) and every file written."""
+
+    run: Run
+    written: tuple[Path, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Done:
+    result: FileResult
+    written: tuple[Path, ...] = ()
+    title: str | None = None
+    failed: bool = False
+
+
+def _pairs(paths: Sequence[str | os.PathLike[str]]) -> list[tuple[Path, Path]]:
+    """Each input file with its path relative to the argument it was found under."""
+    pairs: list[tuple[Path, Path]] = []
+    seen: set[Path] = set()
+    for raw in paths:
+        base = Path(raw)
+        for file in discover([base]):
+            if file.resolve() in seen:
+                continue
+            seen.add(file.resolve())
+            rel = file.relative_to(base) if base.is_dir() else Path(file.name)
+            pairs.append((file, rel))
+    return pairs
+
+
+def _target(out: Path, rel: Path, fmt: str) -> Path:
+    return out / rel.parent / (rel.name.removesuffix(rel.suffix) + FORMATS[fmt].suffix)
+
+
+def _one(
+    path: Path,
+    *,
+    rels: dict[Path, Path],
+    out: Path,
+    options: BatchOptions,
+    inputs: tuple[Path, ...],
+) -> _Done:
+    """Load once; validate (when asked); write every format; never raise for the file."""
+    loaded = load(path, options.convert.load)
+    diags: list[Diagnostic] = list(loaded.diagnostics)
+    doc = loaded.document
+    if doc is None:
+        return _Done(
+            FileResult(diags[0].file if diags else display_name(path), tuple(diags)), failed=True
+        )
+    kind, description = classify(doc.root)
+    if kind not in ("tei", "tei-corpus", "tei-fragment"):
+        diags.append(
+            Diagnostic(
+                doc.display,
+                doc.root.sourceline or 1,
+                0,
+                Severity.WARNING,
+                "tei.not-tei",
+                f"{description}; converted as generic XML",
+            )
+        )
+    if options.validate is not None:
+        diags.extend(check_loaded(doc, options.validate))
+    tei_doc = TeiDocument(doc)
+    written: list[Path] = []
+    failed = False
+    for fmt in options.formats:
+        if fmt == "cmif":
+            continue  # one file for the whole run, written afterwards
+        try:
+            text = convert_document(tei_doc, fmt, options.convert)
+            target = _target(out, rels[path], fmt)
+            write_atomic(target, text, protect=inputs)
+            written.append(target)
+        except TeikitError as exc:
+            failed = True
+            diags.append(
+                Diagnostic(
+                    doc.display,
+                    0,
+                    0,
+                    Severity.ERROR,
+                    "convert.failed",
+                    f"cannot convert to {fmt}: {exc}",
+                )
+            )
+    title = tei_doc.title if str(doc.root.tag).startswith(f"{{{TEI_NS}}}") else None
+    return _Done(FileResult(doc.display, tuple(sorted(diags))), tuple(written), title, failed)
+
+
+def _crashed(path: Path, reason: str) -> _Done:
+    shown = display_name(path)
+    diag = Diagnostic(
+        shown,
+        0,
+        0,
+        Severity.ERROR,
+        "internal.worker-crashed",
+        f"{reason}; run with --jobs 1 to see the error",
+    )
+    return _Done(FileResult(shown, (diag,)), failed=True)
+
+
+def run_batch(
+    paths: Iterable[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    options: BatchOptions = BatchOptions(),
+) -> BatchResult:
+    """Convert (and with ``options.validate``, validate) every file under ``paths``."""
+    started = time.perf_counter()
+    unknown = [f for f in options.formats if f not in FORMATS]
+    if unknown:
+        raise UsageError(f"unknown format {unknown[0]!r}; choose from {', '.join(FORMATS)}")
+    pairs = _pairs(list(paths))
+    if not pairs:
+        raise UsageError("no XML files found in the given paths")
+    if options.validate is not None:
+        options = replace(options, validate=with_resolve(options.validate))
+    out = Path(out_dir)
+    files = [p for p, _ in pairs]
+    work = functools.partial(_one, rels=dict(pairs), out=out, options=options, inputs=tuple(files))
+    done = map_files(work, files, options.jobs, crashed=_crashed)
+    written = [w for d in done for w in d.written]
+    results = [d.result for d in done]
+    if "cmif" in options.formats:
+        extra, path = _write_cmif(files, out, options, tuple(files))
+        if path is not None:
+            written.append(path)
+        results = _merge(results, extra)
+    if "html" in options.formats and options.index:
+        pages = [
+            (d.title or d.result.path, _target(out, rel, "html"))
+            for d, (_, rel) in zip(done, pairs, strict=True)
+            if not d.failed
+        ]
+        index = out / "index.html"
+        write_atomic(index, _index_page(pages, out), protect=tuple(files))
+        written.append(index)
+    threshold = Severity.ERROR
+    kept = [
+        FileResult(
+            r.path,
+            tuple(
+                d
+                for d in r.diagnostics
+                if options.validate is None or d.severity >= options.validate.min_severity
+            ),
+        )
+        for r in results
+    ]
+    summary = Summary.of(kept, time.perf_counter() - started, threshold)
+    return BatchResult(Run(tuple(kept), summary), tuple(written))
+
+
+def _write_cmif(
+    files: list[Path], out: Path, options: BatchOptions, inputs: tuple[Path, ...]
+) -> tuple[dict[str, list[Diagnostic]], Path | None]:
+    docs: list[TeiDocument] = []
+    for file in files:
+        loaded = load(file, options.convert.load)
+        if loaded.document is not None:
+            docs.append(TeiDocument(loaded.document))
+    result = to_cmif_many(docs, options.convert.cmif)
+    notes: dict[str, list[Diagnostic]] = {}
+    for skipped in result.skipped:
+        notes.setdefault(skipped.source, []).append(
+            Diagnostic(
+                skipped.source,
+                0,
+                0,
+                Severity.INFO,
+                "cmif.skipped",
+                f"not in {CMIF_NAME}: {skipped.reason}",
+            )
+        )
+    if not result.letters:
+        return notes, None
+    target = out / CMIF_NAME
+    write_atomic(target, result.xml, protect=inputs)
+    return notes, target
+
+
+def _merge(results: list[FileResult], extra: dict[str, list[Diagnostic]]) -> list[FileResult]:
+    return [
+        FileResult(r.path, tuple(sorted((*r.diagnostics, *extra.get(r.path, []))))) for r in results
+    ]
+
+
+def _index_page(pages: list[tuple[str, Path]], out: Path) -> str:
+    """A page linking every converted document, by title, in input order."""
+    items = [E.LI(E.A(title, href=target.relative_to(out).as_posix())) for title, target in pages]
+    page = E.HTML(
+        E.HEAD(
+            E.META(charset="utf-8"),
+            E.META(name="viewport", content="width=device-width, initial-scale=1"),
+            E.TITLE("Documents"),
+            E.STYLE(
+                "body{font:1rem/1.5 system-ui,sans-serif;max-width:44rem;"
+                "margin:2rem auto;padding:0 1rem}li{margin:.3rem 0}"
+            ),
+        ),
+        E.BODY(E.MAIN(E.H1("Documents"), E.P(f"{len(pages)} documents"), E.UL(*items))),
+        lang="en",
+    )
+    return tostring(page, doctype="<!DOCTYPE html>", encoding="unicode", method="html") + "\n"
