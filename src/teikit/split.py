@@ -193,13 +193,23 @@ def _header(
             first_title.addprevious(title)
         else:
             title_stmt.insert(0, title)
-    revision = kept.find(tei("revisionDesc"))
-    if revision is None:
-        revision = etree.SubElement(kept, tei("revisionDesc"))
-    change = etree.Element(tei("change"), when=when)
-    label = unit.get("n") or unit.get(XML_ID) or ""
-    change.text = f"Split out of {volume_name} ({unit.get('type')} {label}) by teikit split."
-    revision.insert(0, change)
+    file_desc = kept.find(tei("fileDesc"))
+    if file_desc is not None:
+        # fileDesc: titleStmt, editionStmt?, extent?, publicationStmt, seriesStmt*,
+        # notesStmt?, sourceDesc+ -- the provenance note goes into notesStmt.
+        notes = file_desc.find(tei("notesStmt"))
+        if notes is None:
+            notes = etree.Element(tei("notesStmt"))
+            source = file_desc.find(tei("sourceDesc"))
+            if source is not None:
+                source.addprevious(notes)
+            else:
+                file_desc.append(notes)
+        note = etree.SubElement(notes, tei("note"), type="teikit-split")
+        label = unit.get("n") or unit.get(XML_ID) or ""
+        note.text = (
+            f"Split out of {volume_name} ({unit.get('type')} {label}) by teikit split on {when}."
+        )
     return kept
 
 
