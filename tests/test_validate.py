@@ -62,8 +62,6 @@ CASES = [
         'when="1966-13-27"',
         {"rng.invalid", "xsd.invalid", "sch.assert"},
         id="impossible-date",
-        # libxml2 blames the paragraph, not the <date> whose @when fails its datatype
-        marks=pytest.mark.xfail(strict=True, reason="rng.invalid points at the parent's line"),
     ),
 ]
 

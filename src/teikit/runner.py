@@ -137,7 +137,7 @@ def check_document(
             )
             continue
         try:
-            path, language = prepare_ref(ref, resolve or default_options())
+            path, language = _prepared(ref, resolve or default_options())
             compiled = compile_schema(path, language)
         except SchemaUnavailable as exc:
             if ref.origin == "option":
@@ -166,6 +166,22 @@ def check_document(
             )
             continue
         yield from compiled.check(doc)
+
+
+def _prepared(ref: SchemaRef, resolve: ResolveOptions) -> tuple[Path, str]:
+    """:func:`prepare_ref`, once per process for each schema (and its file's mtime)."""
+    try:
+        stamp = ref.path.stat().st_mtime_ns if not ref.is_remote else 0
+    except OSError:
+        stamp = -1
+    return _prepared_cached(ref.location, ref.language, resolve, stamp)
+
+
+@functools.lru_cache(maxsize=128)
+def _prepared_cached(
+    location: str, language: str | None, resolve: ResolveOptions, stamp: int
+) -> tuple[Path, str]:
+    return prepare_ref(SchemaRef(location, language, "option"), resolve)
 
 
 def check_loaded(doc: Document, options: ValidateOptions) -> list[Diagnostic]:
