@@ -187,3 +187,27 @@ def test_structured_bibl_citation_has_punctuation() -> None:
         '<bibl xmlns="http://www.tei-c.org/ns/1.0"><author>X</author>, <title>Y</title>.</bibl>'
     )
     assert cite_bibl(mixed) == "X, Y."
+
+
+def test_wrapping_matches_textwrap() -> None:
+    """The fast wrapper gives exactly what textwrap.fill gives for normalised text."""
+    import random
+    import textwrap
+
+    from teikit.convert.text import _wrap
+
+    words = "a bb ccc dddd Ryukyus Interdepartmental—political, economic 1964–66 x".split()
+    rng = random.Random(7)
+    for _ in range(2000):
+        text = " ".join(rng.choice(words) for _ in range(rng.randint(1, 60)))
+        if rng.random() < 0.1:
+            text += " " + "y" * rng.randint(30, 90)
+        width, hang = rng.choice([10, 20, 40, 72]), rng.choice([0, 2, 4])
+        expected = textwrap.fill(
+            text,
+            width=width,
+            subsequent_indent=" " * hang,
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+        assert _wrap(text, width, hang) == expected

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -95,27 +94,38 @@ class _Sink:
 
 def _normalise(pieces: list[str | _Mark]) -> tuple[str, list[tuple[etree._Element, int, int]]]:
     """``normalise_space`` over the pieces, keeping track of where marked elements fall."""
+    if not any(isinstance(p, _Mark) for p in pieces):
+        return " ".join("".join(pieces).split()), []  # type: ignore[arg-type]
     out: list[str] = []
+    length = 0
     pending = False
     open_at: dict[int, tuple[etree._Element, int]] = {}
     marks: list[tuple[etree._Element, int, int]] = []
     for piece in pieces:
         if isinstance(piece, _Mark):
             if piece.start:
-                at = len(out) + (1 if pending and out else 0)
+                at = length + (1 if pending and length else 0)
                 open_at[id(piece.element)] = (piece.element, at)
             elif id(piece.element) in open_at:
                 element, begin = open_at.pop(id(piece.element))
-                marks.append((element, begin, max(begin, len(out))))
+                marks.append((element, begin, max(begin, length)))
             continue
-        for ch in piece:
-            if ch.isspace():
-                pending = True
-            else:
-                if pending and out:
-                    out.append(" ")
-                pending = False
-                out.append(ch)
+        if not piece:
+            continue
+        words = piece.split()
+        if not words:
+            pending = True
+            continue
+        if piece[0].isspace():
+            pending = True
+        for word in words:
+            if pending and length:
+                out.append(" ")
+                length += 1
+            out.append(word)
+            length += len(word)
+            pending = True
+        pending = piece[-1].isspace()
     return "".join(out), marks
 
 
@@ -317,12 +327,24 @@ def header_citation(doc: TeiDocument) -> list[str]:
 
 
 def _wrap(text: str, width: int, hanging: int = 0) -> str:
-    if width <= 0:
+    """Greedy wrapping of normalised text (single spaces), as ``textwrap.fill`` with
+    ``break_long_words=False, break_on_hyphens=False`` does, without its regex cost.
+
+    Each line break replaces one space, so offsets into unwrapped text stay valid for
+    the first line's characters and shift only by the hanging indent after it.
+    """
+    if width <= 0 or len(text) <= width:
         return text
-    return textwrap.fill(
-        text,
-        width=width,
-        subsequent_indent=" " * hanging,
-        break_long_words=False,
-        break_on_hyphens=False,
-    )
+    indent = " " * hanging
+    lines: list[str] = []
+    line = ""
+    for word in text.split(" "):
+        if not line:
+            line = (indent if lines else "") + word
+        elif len(line) + 1 + len(word) <= width:
+            line += " " + word
+        else:
+            lines.append(line)
+            line = indent + word
+    lines.append(line)
+    return "\n".join(lines)
