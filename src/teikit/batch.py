@@ -87,7 +87,7 @@ def _one(
     rels: dict[Path, Path],
     out: Path,
     options: BatchOptions,
-    inputs: tuple[Path, ...],
+    inputs: frozenset[Path],
 ) -> _Done:
     """Load once; validate (when asked); write every format; never raise for the file."""
     loaded = load(path, options.convert.load)
@@ -168,12 +168,13 @@ def run_batch(
         options = replace(options, validate=with_resolve(options.validate))
     out = Path(out_dir)
     files = [p for p, _ in pairs]
-    work = functools.partial(_one, rels=dict(pairs), out=out, options=options, inputs=tuple(files))
+    inputs = frozenset(f.resolve() for f in files)
+    work = functools.partial(_one, rels=dict(pairs), out=out, options=options, inputs=inputs)
     done = map_files(work, files, options.jobs, crashed=_crashed)
     written = [w for d in done for w in d.written]
     results = [d.result for d in done]
     if "cmif" in options.formats:
-        extra, path = _write_cmif(files, out, options, tuple(files))
+        extra, path = _write_cmif(files, out, options, inputs)
         if path is not None:
             written.append(path)
         results = _merge(results, extra)
@@ -184,7 +185,7 @@ def run_batch(
             if not d.failed
         ]
         index = out / "index.html"
-        write_atomic(index, _index_page(pages, out), protect=tuple(files))
+        write_atomic(index, _index_page(pages, out), protect=inputs)
         written.append(index)
     threshold = Severity.ERROR
     kept = [
@@ -203,7 +204,7 @@ def run_batch(
 
 
 def _write_cmif(
-    files: list[Path], out: Path, options: BatchOptions, inputs: tuple[Path, ...]
+    files: list[Path], out: Path, options: BatchOptions, inputs: frozenset[Path]
 ) -> tuple[dict[str, list[Diagnostic]], Path | None]:
     docs: list[TeiDocument] = []
     for file in files:

@@ -1,0 +1,160 @@
+"""Conversion of the shared TEI corpus to text and HTML: teikit against its floor and peers.
+
+Run from the repository root with the project's interpreter::
+
+    .venv/bin/python benchmarks/convert.py [--repeat N]
+
+Rows (every TEI file of ``../shared/corpus``, root element in the TEI namespace):
+
+* bare lxml parse of the same files: the floor no converter can beat;
+* teikit text, teikit HTML, and both, in one process (import not timed; each file
+  parsed once, then converted);
+* ``teikit convert CORPUS --to text --to html -o TMP --jobs 2``: the command line with its
+  start-up, two worker processes, atomic writes and the index page;
+* the TEI Consortium Stylesheets (XSLT 2 on Saxon), figures measured by the issue's author
+  on this corpus and machine (39 s for HTML, 2.8 s for text): they are not run here.
+
+Each row is the fastest of ``--repeat`` runs; peak memory is the process's max RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT.parent / "shared" / "corpus"
+TEI = "{http://www.tei-c.org/ns/1.0}"
+
+IN_PROCESS = r"""
+import json, resource, sys, time
+from pathlib import Path
+from lxml import etree
+from teikit.loading import load, make_parser
+from teikit.document import TeiDocument
+from teikit.convert import to_text, to_html
+files = [Path(p) for p in json.loads(sys.argv[1])]
+what = sys.argv[2]
+start = time.perf_counter()
+if what == "parse":
+    parser = make_parser()
+    for f in files:
+        etree.parse(str(f), parser)
+else:
+    for f in files:
+        doc = TeiDocument(load(f).document)
+        if what in ("text", "both"):
+            to_text(doc)
+        if what in ("html", "both"):
+            to_html(doc)
+seconds = time.perf_counter() - start
+print(json.dumps({"seconds": seconds,
+                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def tei_files() -> list[Path]:
+    from lxml import etree
+
+    found = []
+    for path in sorted(CORPUS.rglob("*.xml")):
+        try:
+            for _, el in etree.iterparse(str(path), events=("start",)):
+                if str(el.tag).startswith(TEI):
+                    found.append(path)
+                break
+        except etree.XMLSyntaxError:
+            continue
+    return found
+
+
+def in_process(files: list[Path], what: str) -> tuple[float, float]:
+    import json
+
+    out = subprocess.run(
+        [sys.executable, "-c", IN_PROCESS, json.dumps([str(f) for f in files]), what],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    data = json.loads(out)
+    return float(data["seconds"]), float(data["rss_mb"])
+
+
+def cli(jobs: int) -> tuple[float, float]:
+    teikit = Path(sys.executable).with_name("teikit")
+    with tempfile.TemporaryDirectory() as tmp:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        start = time.perf_counter()
+        subprocess.run(
+            [
+                str(teikit),
+                "convert",
+                str(CORPUS),
+                "--to",
+                "text",
+                "--to",
+                "html",
+                "-o",
+                tmp,
+                "--jobs",
+                str(jobs),
+            ],
+            capture_output=True,
+            check=False,
+        )
+        seconds = time.perf_counter() - start
+        rss = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+    return seconds, rss
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    if not CORPUS.is_dir():
+        sys.exit(f"{CORPUS} is missing: the benchmark needs ../shared/corpus")
+    files = tei_files()
+    size = sum(f.stat().st_size for f in files) / 1e6
+    rows: list[tuple[str, float, float, str]] = []
+
+    def best(run: object, *a: object) -> tuple[float, float]:
+        results = [run(*a) for _ in range(args.repeat)]  # type: ignore[operator]
+        return min(results)
+
+    floor, rss = best(in_process, files, "parse")
+    rows.append(("bare lxml parse (the floor)", floor, rss, "hardened parser, no conversion"))
+    for what, label in (
+        ("text", "teikit text"),
+        ("html", "teikit HTML"),
+        ("both", "teikit text + HTML"),
+    ):
+        seconds, rss = best(in_process, files, what)
+        rows.append((label, seconds, rss, "one process; import not timed"))
+    for jobs in (1, 2):
+        seconds, rss = best(cli, jobs)
+        rows.append(
+            (
+                f"teikit convert --to text --to html --jobs {jobs}",
+                seconds,
+                rss,
+                "command line, start-up and writing included",
+            )
+        )
+    print(f"{len(files)} TEI files, {size:.1f} MB, {os.cpu_count()} cores; best of {args.repeat}\n")
+    print("| run | wall s | × floor | peak MB | note |")
+    print("|---|---|---|---|---|")
+    for label, seconds, rss, note in rows:
+        print(f"| {label} | {seconds:.2f} | {seconds / floor:.1f} | {rss:.0f} | {note} |")
+    print("| TEI Stylesheets, HTML (XSLT 2, Saxon) | 39 | – | – | figure from the issue, not run |")
+    print("| TEI Stylesheets, text | 2.8 | – | – | figure from the issue, not run |")
+
+
+if __name__ == "__main__":
+    main()
