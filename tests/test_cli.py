@@ -117,3 +117,15 @@ def test_validate_corpus_file_against_tei_all_rng() -> None:
     assert "attribute frus:doc-dateTime-max is not allowed on <div>" in out
     assert "element <xi:include> is not allowed here inside <classDecl>" in out
     assert ROOT.exists()
+
+
+def test_project_render_rules_apply_to_convert(tmp_path: Path) -> None:
+    (tmp_path / "letter.xml").write_bytes(LETTER.read_bytes())
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.teikit.render]\n\"note[@type='source']\" = { display = \"omit\" }\n"
+    )
+    code, out, _ = run("convert", str(tmp_path / "letter.xml"), "--to", "text")
+    assert code == 0 and "Source: Washington" not in out and "[2] Document 55." in out
+    (tmp_path / "pyproject.toml").write_text('[tool.teikit.render]\n"p" = { colour = "red" }\n')
+    code, _, err = run("convert", str(tmp_path / "letter.xml"), "--to", "text")
+    assert code == 2 and "unknown key" in err

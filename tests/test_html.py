@@ -531,3 +531,29 @@ def test_html_is_valid_html5(tmp_path: Path) -> None:
     ]
     assert not errors, "\n".join(errors[:30])
     assert result.returncode == 0, result.stderr
+
+
+def test_render_rules_apply_to_html(tmp_path: Path) -> None:
+    from teikit.convert.rules import RenderRules
+
+    f = tmp_path / "r.xml"
+    f.write_text(
+        '<TEI xmlns="http://www.tei-c.org/ns/1.0"><text><body>'
+        "<p>a <hi rend='italic'>b</hi> <stage>exit</stage><note type='source'>S</note></p>"
+        "</body></text></TEI>"
+    )
+    rules = RenderRules.from_mapping(
+        {
+            "hi[@rend='italic']": {"html": "em", "class": "it"},
+            "stage": {"before": "(", "after": ")"},
+            "note[@type='source']": {"display": "omit"},
+        }
+    )
+    loaded = load(f)
+    assert loaded.document is not None
+    html = to_html(TeiDocument(loaded.document), HtmlOptions(rules=rules))
+    page = lxml.html.document_fromstring(html)
+    (em,) = page.xpath("//em")
+    assert em.text == "b" and "it" in em.get("class", "")
+    assert "(exit)" in page.text_content()
+    assert not page.xpath("//*[@role='doc-noteref']") and "S" not in page.xpath("string(//main)")

@@ -134,6 +134,12 @@ def _validate_options(flags: dict[str, Any]) -> ValidateOptions:
     )
 
 
+def _configured_rules(inputs: tuple[str, ...]) -> RenderRules | None:
+    """``[tool.teikit.render]`` of the project the first input belongs to, if any."""
+    config = find_config(Path(inputs[0]))
+    return config.render if config is not None else None
+
+
 def _report(run: Run, fmt: str) -> str:
     """Write the report; returns the format actually used (``auto`` resolved)."""
     fmt = resolve_format(fmt, os.environ)
@@ -263,7 +269,7 @@ def convert_cmd(
         diplomatic=diplomatic,
         header=header,
         fragment=fragment,
-        rules=RenderRules.load(rules) if rules else None,
+        rules=RenderRules.load(rules) if rules else _configured_rules(inputs),
         cmif=CmifOptions(
             title=cmif_title,
             editor=cmif_editor,

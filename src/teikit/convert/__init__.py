@@ -54,7 +54,7 @@ class ConvertOptions:
                 header=header,
                 rules=rules,
             ),
-            html=HtmlOptions(fragment=fragment),
+            html=HtmlOptions(fragment=fragment, rules=rules),
             markdown=MarkdownOptions(
                 notes="omit" if notes == "omit" else "footnotes",
                 pages="comment" if pages else "none",

@@ -42,6 +42,7 @@ from lxml import etree, html
 from lxml.html import builder as E
 
 from teikit.convert.blocks import CONTAINERS, is_block
+from teikit.convert.rules import RenderRules
 from teikit.convert.text import NOTE, body_of, skip_unread
 from teikit.convert.walk import walk
 from teikit.document import NAME_KINDS, Entry, TeiDocument, normalise_space
@@ -127,6 +128,10 @@ class HtmlOptions:
     fragment: bool = False
     #: Show <choice> alternatives as the source has them (abbr with the expansion as a title).
     choice: str = "source"
+    #: The project's render rules: ``display = "omit"`` drops an element, ``html`` picks
+    #: the HTML element (from a safe whitelist), ``class`` adds a CSS class, and
+    #: ``before``/``after`` add text around the content.
+    rules: RenderRules = field(default_factory=RenderRules)
 
 
 def safe_url(value: str | None) -> str | None:
@@ -382,8 +387,12 @@ class _Renderer:
                 # Its text is the label of the figure's graphic link.
                 parent = el.getparent()
                 return parent is not None and parent.find(_GRAPHIC) is not None
+            rule = rules.match(el)
+            if rule is not None and rule.display == "omit":
+                return True
             return skip_unread(el, choice)
 
+        rules = self.state.options.rules
         self.stack, self.splits = [target], [None]
         for ev in walk(root, skip):
             el = ev.node
@@ -404,6 +413,15 @@ class _Renderer:
         if tag in _DIVS:
             self.headed.append(False)
         outer, inner = self.open(el)
+        rule = self.state.options.rules.match(el)
+        if rule is not None:
+            if rule.html:
+                outer.tag = rule.html
+            if rule.css_class:
+                classes = f"{outer.get('class', '')} {class_tokens(rule.css_class)}"
+                outer.set("class", classes.strip())
+            if rule.before:
+                _append_text(inner, rule.before)
         split = self.attach(self.stack[-1], outer)
         if outer.tag in _HEADINGS and self.headed:
             parent = el.getparent()
@@ -422,6 +440,9 @@ class _Renderer:
         if tag == NOTE:
             self.close_note(el, node)
             return
+        rule = self.state.options.rules.match(el)
+        if rule is not None and rule.after:
+            _append_text(node, rule.after)
         if tag in _DIVS:
             self.headed.pop()
         if split is not None:
