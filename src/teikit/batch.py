@@ -18,6 +18,7 @@ from pathlib import Path
 from lxml.html import builder as E
 from lxml.html import tostring
 
+from teikit.checks import id_findings
 from teikit.convert import FORMATS, ConvertOptions, convert_document
 from teikit.convert.cmif import to_cmif_many
 from teikit.diagnostics import Diagnostic, FileResult, Severity, Summary
@@ -111,6 +112,7 @@ def _one(
         )
     if options.validate is not None:
         diags.extend(check_loaded(doc, options.validate))
+        diags.extend(id_findings(doc))
     tei_doc = TeiDocument(doc)
     written: list[Path] = []
     failed = False

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from teikit.checks import id_findings
 from teikit.diagnostics import Diagnostic, FileResult, Severity, Summary
 from teikit.discovery import XML_SUFFIXES, changed_files, discover_files, normalise_suffixes
 from teikit.engines import compile_schema
@@ -208,6 +209,8 @@ def _check(path: Path, options: ValidateOptions) -> _Checked:
     refs = None
     if doc is not None:
         diags.extend(check_loaded(doc, options))
+        # xref reports duplicate ids itself, with the pointers that depend on them
+        diags.extend(id_findings(doc, duplicates=not options.xref))
         if options.xref:
             refs = collect(doc, options.suffixes)
             diags.extend(refs.diagnostics)
