@@ -15,12 +15,13 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from teikit import TeiDocument, TextOptions, load
+from teikit import TeiDocument, TextOptions
 from teikit.convert import to_html, to_text
 from teikit.convert.blocks import is_block
 from teikit.convert.rules import RenderRules
 from teikit.convert.text import NOTE, body_of, skip_unread
 from teikit.convert.walk import walk
+from teikit.loading import load
 from teikit.xmlutil import TEI_NS, tei
 
 from conftest import shared_path

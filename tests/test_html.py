@@ -16,9 +16,10 @@ import lxml.html
 import pytest
 from lxml import etree
 
-from teikit import HtmlOptions, TeiDocument, load
+from teikit import HtmlOptions, TeiDocument
 from teikit.convert import to_html
 from teikit.convert.html import safe_url, sanitize_css
+from teikit.loading import load
 
 from conftest import LETTER, ROOT, shared_path
 

@@ -27,8 +27,9 @@ from typing import Any
 
 import pytest
 
-from teikit import HtmlOptions, TeiDocument, load
+from teikit import HtmlOptions, TeiDocument
 from teikit.convert import to_html
+from teikit.loading import load
 
 from conftest import LETTER
 

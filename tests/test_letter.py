@@ -7,8 +7,9 @@ from collections import Counter
 
 from lxml import etree
 
-from teikit import TeiDocument, TextOptions, convert, load
+from teikit import TeiDocument, TextOptions, convert
 from teikit.convert import to_text
+from teikit.loading import load
 from teikit.xmlutil import TEI_NS, XML_ID, tei
 
 from conftest import LETTER, shared_path

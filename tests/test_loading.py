@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from teikit import Severity, load
+from teikit import Severity
+from teikit.loading import load
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from teikit import TeiDocument, TextOptions, load
+from teikit import TeiDocument, TextOptions
 from teikit.convert import to_text
+from teikit.loading import load
 
 
 def _text(tmp_path: Path, body: str, **opts: object) -> str:

@@ -6,19 +6,37 @@ The public API::
     run = teikit.validate(["tei/"])                 # -> Run (results + summary)
     text = teikit.convert("letter.xml", "text")     # -> str
     teikit.build(["tei/"], "out/")                   # validate + write text and HTML
+    doc = teikit.load("letter.xml")                 # -> TeiDocument (ids, pointers, entries)
 """
 
 from __future__ import annotations
+
+import os
 
 from teikit.build import BuildOptions, BuildResult, build
 from teikit.convert import ConvertOptions, HtmlOptions, TextOptions, convert, convert_document
 from teikit.diagnostics import Diagnostic, FileResult, Severity, Summary
 from teikit.document import TeiDocument
 from teikit.errors import InputError, SchemaError, TeikitError, UsageError
-from teikit.loading import Document, LoadOptions, LoadResult, load
+from teikit.loading import Document, LoadOptions, LoadResult, parse_bytes
+from teikit.loading import load as load_file
 from teikit.runner import Run, ValidateOptions, validate, validate_file
 
 __version__ = "0.1.0"
+
+
+def load(path: str | os.PathLike[str], options: LoadOptions | None = None) -> TeiDocument:
+    """Parse ``path`` safely into a :class:`TeiDocument` (any TEI P5 file, or other XML).
+
+    A file that cannot be parsed raises :class:`InputError` naming the file, line and
+    problem; use :func:`load_file` to get the diagnostics as values instead.
+    """
+    loaded = load_file(path, options or LoadOptions())
+    if loaded.document is None:
+        first = loaded.diagnostics[0]
+        raise InputError(f"{first.location()}: {first.message}")
+    return TeiDocument(loaded.document)
+
 
 __all__ = [
     "BuildOptions",
@@ -44,6 +62,8 @@ __all__ = [
     "convert",
     "convert_document",
     "load",
+    "load_file",
+    "parse_bytes",
     "validate",
     "validate_file",
 ]
