@@ -20,7 +20,7 @@ from lxml import etree
 from teikit.convert.blocks import CONTAINERS, is_block
 from teikit.convert.html import safe_url
 from teikit.convert.rules import RenderRules, Rule
-from teikit.convert.text import NOTE, body_of, skip_unread
+from teikit.convert.text import NOTE, body_of, omitted
 from teikit.convert.walk import walk
 from teikit.document import TeiDocument
 from teikit.xmlutil import tei
@@ -283,21 +283,13 @@ def _join(blocks: list[_Block]) -> str:
 
 def to_markdown(doc: TeiDocument, options: MarkdownOptions = MarkdownOptions()) -> str:
     """Render the document's ``text`` as CommonMark with GFM footnotes."""
-    choice = "source" if options.diplomatic else "edited"
     main = _Flow()
     flows: list[_Flow] = [main]
     notes: list[tuple[str, _Flow]] = []
     closers: dict[etree._Element, _Raw] = {}
 
     def skip(el: etree._Element) -> bool:
-        rule = options.rules.match(el)
-        if rule is not None and rule.display == "omit":
-            return True
-        if el.tag == tei("del") and not options.diplomatic:
-            return True
-        if el.tag == NOTE and options.notes == "omit":
-            return True
-        return skip_unread(el, choice)
+        return omitted(el, options.rules, options.diplomatic, options.notes == "omit")
 
     root = body_of(doc)
     for ev in walk(root, skip):

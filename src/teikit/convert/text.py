@@ -145,6 +145,19 @@ def skip_unread(el: etree._Element, choice: str) -> bool:
     return any(c.tag in wanted for c in parent)
 
 
+def omitted(el: etree._Element, rules: RenderRules, diplomatic: bool, omit_notes: bool) -> bool:
+    """What the text-like converters leave out: ``display = "omit"`` rules, deletions in
+    the edited reading, notes when asked, and what :func:`skip_unread` says."""
+    rule = rules.match(el)
+    if rule is not None and rule.display == "omit":
+        return True
+    if el.tag == tei("del") and not diplomatic:
+        return True
+    if el.tag == NOTE and omit_notes:
+        return True
+    return skip_unread(el, "source" if diplomatic else "edited")
+
+
 def body_of(doc: TeiDocument) -> etree._Element:
     """The element whose content is the text proper: ``text``, or the root itself
     (a ``teiCorpus``, whose texts are read in order, or a lone TEI element)."""
@@ -169,14 +182,7 @@ def render_text(
     counter = 0
 
     def skip(el: etree._Element) -> bool:
-        rule = options.rules.match(el)
-        if rule is not None and rule.display == "omit":
-            return True
-        if el.tag == tei("del") and not options.diplomatic:
-            return True
-        if el.tag == NOTE and options.notes == "omit":
-            return True
-        return skip_unread(el, options.choice)
+        return omitted(el, options.rules, options.diplomatic, options.notes == "omit")
 
     for ev in walk(body_of(doc), skip):
         sink = stack[-1]
