@@ -45,7 +45,7 @@ from teikit.convert.blocks import CONTAINERS, is_block
 from teikit.convert.rules import RenderRules
 from teikit.convert.text import NOTE, body_of, skip_unread
 from teikit.convert.walk import walk
-from teikit.document import NAME_KINDS, Entry, TeiDocument, normalise_space
+from teikit.document import NAME_KINDS, Entry, TeiDocument, cite_bibl, normalise_space
 from teikit.xmlutil import TEI_NS, XML_ID, XML_LANG, tei
 
 _SAFE_ID = re.compile(r"^[A-Za-z_][\w.:-]*$")
@@ -1088,16 +1088,10 @@ def _authority_label(url: str) -> str:
 
 
 def _source_citation(doc: TeiDocument) -> str:
-    """The first ``sourceDesc`` bibl as one line; a structured one's parts joined by commas."""
+    """The first ``sourceDesc`` bibl as one citation line (see :func:`cite_bibl`)."""
     found = doc.root.xpath(
         "tei:teiHeader/tei:fileDesc/tei:sourceDesc//tei:bibl[1]", namespaces={"tei": TEI_NS}
     )
     if not (isinstance(found, list) and found and isinstance(found[0], etree._Element)):
         return ""
-    bibl = found[0]
-    loose = (bibl.text or "") + "".join(c.tail or "" for c in bibl)
-    parts = [c for c in bibl if isinstance(c.tag, str)]
-    if loose.strip() or not parts:
-        return normalise_space("".join(bibl.itertext()))
-    texts = (normalise_space("".join(c.itertext())) for c in parts if c.tag != tei("idno"))
-    return ", ".join(t for t in texts if t)
+    return cite_bibl(found[0])
