@@ -27,7 +27,7 @@ from teikit.errors import TeikitError, UsageError
 from teikit.info import classify
 from teikit.loading import display_name, load
 from teikit.output import write_atomic
-from teikit.parallel import map_files
+from teikit.parallel import Executor, Progress, load_input, map_files, write_output
 from teikit.runner import Run, ValidateOptions, check_loaded, discover, with_resolve
 from teikit.xmlutil import TEI_NS
 
@@ -45,6 +45,11 @@ class BatchOptions:
     jobs: int = 1
     #: Write ``index.html`` when HTML is among the formats.
     index: bool = True
+    #: Where files are converted: None is ``validate.executor`` when validating, else
+    #: the local process pool of ``jobs`` workers (see :class:`ValidateOptions`).
+    executor: Executor | None = None
+    #: Told of every converted file (None: ``validate.progress`` when validating).
+    progress: Progress | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +96,7 @@ def _one(
     inputs: frozenset[Path],
 ) -> _Done:
     """Load once; validate (when asked); write every format; never raise for the file."""
-    loaded = load(path, options.convert.load)
+    loaded = load_input(path, options.convert.load)
     diags: list[Diagnostic] = list(loaded.diagnostics)
     doc = loaded.document
     if doc is None:
@@ -122,7 +127,7 @@ def _one(
         try:
             text = convert_document(tei_doc, fmt, options.convert)
             target = _target(out, rels[path], fmt)
-            write_atomic(target, text, protect=inputs)
+            write_output(target, text, protect=inputs)
             written.append(target)
         except TeikitError as exc:
             failed = True
@@ -171,8 +176,22 @@ def run_batch(
     out = Path(out_dir)
     files = [p for p, _ in pairs]
     inputs = frozenset(f.resolve() for f in files)
-    work = functools.partial(_one, rels=dict(pairs), out=out, options=options, inputs=inputs)
-    done = map_files(work, files, options.jobs, crashed=_crashed)
+    checking = options.validate
+    executor, progress = options.executor, options.progress
+    if checking is not None:
+        executor = executor if executor is not None else checking.executor
+        progress = progress if progress is not None else checking.progress
+    # What workers get: the options without where and how the run itself is done.
+    work_options = replace(
+        options,
+        executor=None,
+        progress=None,
+        validate=replace(checking, executor=None, progress=None) if checking else None,
+    )
+    work = functools.partial(_one, rels=dict(pairs), out=out, options=work_options, inputs=inputs)
+    done = map_files(
+        work, files, options.jobs, crashed=_crashed, executor=executor, progress=progress
+    )
     written = [w for d in done for w in d.written]
     results = [d.result for d in done]
     if "cmif" in options.formats:

@@ -23,10 +23,11 @@ from teikit.diagnostics import Severity
 from teikit.entities import entities
 from teikit.entities import to_csv as entities_csv
 from teikit.entities import to_json as entities_json
-from teikit.errors import InputError, TeikitError
+from teikit.errors import InputError, TeikitError, UsageError
 from teikit.info import format_info, info
 from teikit.loading import DEFAULT_MAX_BYTES, LoadOptions
 from teikit.output import write_atomic
+from teikit.parallel import DaskExecutor, Executor, progress_for
 from teikit.report import AUTO, REPORTERS, resolve_format
 from teikit.runner import XML_SUFFIXES, Run, ValidateOptions, validate
 from teikit.schemas import ResolveOptions, fetch_schema, find_config
@@ -70,6 +71,29 @@ def _validation_options(func: F) -> F:
             default=1,
             show_default=True,
             help="Worker processes; 0 for one per core.",
+        ),
+        click.option(
+            "--progress/--no-progress",
+            default=None,
+            help="Status line on stderr (files, rate, time left); default: on a terminal "
+            "outside CI.",
+        ),
+        click.option(
+            "--executor",
+            type=click.Choice(["local", "dask"]),
+            default="local",
+            show_default=True,
+            help="Where files are processed: local worker processes (--jobs) or a Dask cluster.",
+        ),
+        click.option(
+            "--scheduler",
+            metavar="tcp://HOST:PORT",
+            help="Dask scheduler address (with --executor dask).",
+        ),
+        click.option(
+            "--ship-files",
+            is_flag=True,
+            help="With --executor dask: read files here and send their bytes (no shared folder).",
         ),
         click.option(
             "--changed-since",
@@ -118,9 +142,21 @@ def _validation_options(func: F) -> F:
     return func
 
 
+def _executor(flags: dict[str, Any]) -> Executor | None:
+    if flags["executor"] == "dask":
+        if not flags["scheduler"]:
+            raise UsageError("--executor dask needs --scheduler tcp://HOST:PORT")
+        return DaskExecutor(flags["scheduler"], ship_files=flags["ship_files"])
+    if flags["scheduler"] or flags["ship_files"]:
+        raise UsageError("--scheduler and --ship-files need --executor dask")
+    return None
+
+
 def _validate_options(flags: dict[str, Any]) -> ValidateOptions:
     """ValidateOptions from the shared flags (and nothing else)."""
     return ValidateOptions(
+        executor=_executor(flags),
+        progress=progress_for(sys.stderr, flags["progress"]),
         schemas=tuple(flags["schemas"]),
         catalogs=tuple(flags["catalogs"]),
         allow_network=flags["allow_network"],

@@ -21,8 +21,8 @@ from teikit.diagnostics import Diagnostic, FileResult, Severity, Summary
 from teikit.discovery import XML_SUFFIXES, changed_files, discover_files, normalise_suffixes
 from teikit.engines import compile_schema
 from teikit.errors import SchemaError, UsageError
-from teikit.loading import Document, LoadOptions, display_name, load
-from teikit.parallel import map_files
+from teikit.loading import Document, LoadOptions, display_name
+from teikit.parallel import Executor, Progress, load_input, map_files
 from teikit.schemas import (
     ResolveOptions,
     SchemaRef,
@@ -68,6 +68,11 @@ class ValidateOptions:
     min_severity: Severity = Severity.INFO
     #: Worker processes: 1 checks in this process, 0 uses one per core.
     jobs: int = 1
+    #: Where files are checked: None is the local process pool of ``jobs`` workers;
+    #: a :class:`teikit.parallel.DaskExecutor` sends them to a Dask cluster.
+    executor: Executor | None = None
+    #: Told of every checked file as the run goes (:func:`teikit.parallel.progress_for`).
+    progress: Progress | None = None
     #: Check ``#id`` and ``file.xml#id`` pointers across the run (see teikit.xref).
     xref: bool = False
     #: Only files changed since this git revision (plus untracked ones).
@@ -203,7 +208,7 @@ class _Checked:
 
 def _check(path: Path, options: ValidateOptions) -> _Checked:
     """Parse once, run the schemas, and collect ids and pointers from the same tree."""
-    loaded = load(path, options.load)
+    loaded = load_input(path, options.load)
     diags = list(loaded.diagnostics)
     doc = loaded.document
     refs = None
@@ -301,11 +306,15 @@ def validate(
         if not ref.is_remote and not ref.path.is_file():
             raise SchemaError(f"{schema}: cannot read schema (no such file)")
         prepare_ref(ref, options.resolve or default_options())
+    # What workers get: the options without where and how the run itself is done.
+    work_options = replace(options, executor=None, progress=None)
     checked = (
         map_files(
-            functools.partial(_check, options=options),
+            functools.partial(_check, options=work_options),
             files,
             options.jobs,
+            executor=options.executor,
+            progress=options.progress,
             crashed=_crashed,
             warm=functools.partial(_warm, options.schemas, options.resolve),
             # Forked workers inherit these; Schematron (SaxonC threads) is never compiled
