@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import importlib
 import json
 import os
 import select
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,7 +31,8 @@ import pytest
 
 from teikit import HtmlOptions, TeiDocument
 from teikit.convert import to_html
-from teikit.loading import load
+from teikit.convert.markdown import to_markdown
+from teikit.loading import load, parse_bytes
 
 from conftest import LETTER
 
@@ -347,3 +350,57 @@ def test_the_harness_does_see_script_that_runs(browser: Browser, tmp_path: Path)
     tab.click("p")
     assert tab.js("window.__pwned") == 1 and tab.js("window.__clicked") == 1
     assert tab.page_scripts(url)
+
+
+def _xss_corpus() -> dict[str, bytes]:
+    """The XSS corpus of ``tests/hostile/xss_cases.py`` (a folder of modules, not a package)."""
+    here = str(Path(__file__).resolve().parent / "hostile")
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    cases: dict[str, bytes] = importlib.import_module("xss_cases").CASES
+    return cases
+
+
+XSS = _xss_corpus()
+
+
+def _xss_pages(name: str, folder: Path) -> list[Path]:
+    """The case as an HTML page, as a fragment in a bare page, and as rendered Markdown."""
+    from markdown_it import MarkdownIt
+    from mdit_py_plugins.footnote import footnote_plugin
+
+    loaded = parse_bytes(XSS[name], folder / f"{name}.xml")
+    assert loaded.document is not None, loaded.diagnostics
+    doc = TeiDocument(loaded.document)
+    shell = "<!DOCTYPE html><html lang='en'><meta charset='utf-8'><title>t</title><body>{}</body>"
+    markdown = MarkdownIt("commonmark", {"html": True}).use(footnote_plugin)
+    pages = {
+        "page": to_html(doc),
+        "fragment": shell.format(to_html(doc, HtmlOptions(fragment=True))),
+        "markdown": shell.format(markdown.render(to_markdown(doc))),
+    }
+    out = []
+    for kind, text in pages.items():
+        path = folder / f"{name}-{kind}.html"
+        path.write_text(text, "utf-8")
+        out.append(path)
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(XSS))
+def test_xss_corpus_runs_nothing(browser: Browser, tmp_path: Path, name: str) -> None:
+    """Every page the hostile corpus makes: hovered, clicked, and nothing runs or loads."""
+    for path in _xss_pages(name, tmp_path):
+        url = path.resolve().as_uri()
+        tab = Tab(browser)
+        tab.open(url)
+        for selector in ("a[href^='#']", "p", "span", "li", "h2", "abbr", "cite"):
+            count = min(tab.js(f"document.querySelectorAll({json.dumps(selector)}).length"), 25)
+            for i in range(count):
+                tab.click(selector, i)
+        assert tab.js("location.href").split("#")[0] == url, path.name
+        assert tab.js("typeof window.__pwned") == "undefined", path.name
+        assert not tab.events("Page.javascriptDialogOpening"), path.name
+        assert tab.js("document.scripts.length") == 0, path.name
+        assert not tab.page_scripts(url), path.name
+        _no_network(tab)

@@ -13,7 +13,11 @@ from teikit.loading import load
     [
         (b"<TEI>\n<p>unclosed</TEI>", "xml.syntax", 2),
         (b"", "xml.empty", 0),
-        (b'<!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n<a>&x;</a>', "xml.syntax", 2),
+        (
+            b'<!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n<a>&x;</a>',
+            "xml.external-entity",
+            2,
+        ),
         (b"<a>\x00</a>", "xml.syntax", 1),
     ],
 )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -106,13 +106,12 @@ class TeiDocument:
         prefix, sep, rest = pointer.partition(":")
         if not sep or rest.startswith("//"):
             return pointer
+        if len(rest) > MAX_PREFIXED_POINTER:
+            return pointer
         for match, replacement in self.prefixes.get(prefix, []):
-            try:
-                m = re.fullmatch(match, rest)
-            except re.error:
-                continue
-            if m:
-                return _substitute(replacement, m.groups())
+            groups = _prefix_match(match, rest)
+            if groups is not None:
+                return _substitute(replacement, groups)
         return pointer
 
     def locate(self, pointer: str) -> Target:
@@ -276,6 +275,125 @@ class Registry:
                 doc.__dict__["registry"] = self  # share: each file parsed once
         self._opened[real] = doc
         return doc
+
+
+#: Longest pointer (after its prefix) matched against a document's ``matchPattern``.
+MAX_PREFIXED_POINTER = 100
+#: Most repetitions (``*``, ``+``, ``{n,m}``) a ``matchPattern`` may have.
+MAX_PATTERN_REPEATS = 4
+_BRACES = re.compile(r"\{(\d*)(,?)(\d*)\}")
+
+
+@lru_cache(maxsize=512)
+def prefix_pattern(match: str) -> re.Pattern[str] | None:
+    """A ``prefixDef/@matchPattern`` compiled, or None when it is unusable or unsafe.
+
+    The pattern comes from the document, so it must not be able to hang teikit: patterns
+    whose matching can take exponential time (a repeated group that itself repeats or
+    alternates, as in ``(a+)+`` or ``(a|a)*``; backreferences) or high polynomial time
+    (more than four repetitions) are refused, and subjects are at most
+    :data:`MAX_PREFIXED_POINTER` characters. Real patterns (``([a-z]+)``,
+    ``(\\S+) ([^.]+)\\.(.*)``) pass.
+    """
+    if len(match) > 500 or not _bounded_pattern(match):
+        return None
+    try:
+        return re.compile(match)
+    except (re.error, RecursionError, OverflowError):
+        return None
+
+
+@lru_cache(maxsize=4096)
+def _prefix_match(match: str, rest: str) -> tuple[str | None, ...] | None:
+    """The groups of ``rest`` matched by a (safe) matchPattern, remembered."""
+    pattern = prefix_pattern(match)
+    m = pattern.fullmatch(rest) if pattern is not None else None
+    return m.groups() if m else None
+
+
+def _bounded_pattern(pattern: str) -> bool:
+    """Whether a regular expression avoids the shapes that backtrack catastrophically."""
+    groups: list[bool] = []  # per open group: it holds a repetition or an alternative
+    repeats = 0
+    i, n = 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        closed_risky = False
+        if c == "\\":
+            if i + 1 < n and (pattern[i + 1] in "123456789gk"):
+                return False  # backreference
+            i += 2
+        elif c == "[":
+            j = i + 1
+            if j < n and pattern[j] == "^":
+                j += 1
+            if j < n and pattern[j] == "]":
+                j += 1
+            while j < n and pattern[j] != "]":
+                j += 2 if pattern[j] == "\\" else 1
+            i = j + 1
+        elif c == "(":
+            i += 1
+            if pattern.startswith("?P=", i) or pattern.startswith("?(", i):
+                return False  # backreference, conditional
+            if pattern.startswith("?#", i):
+                end = pattern.find(")", i)
+                i = n if end < 0 else end + 1
+                continue
+            if pattern.startswith("?", i):
+                j = i + 1
+                while j < n and pattern[j].isalpha() and pattern[j] != "P":
+                    j += 1
+                if j < n and pattern[j] == ")":  # inline flags: (?i)
+                    i = j + 1
+                    continue
+                if pattern.startswith("P<", j):
+                    end = pattern.find(">", j)
+                    i = n if end < 0 else end + 1
+                elif pattern.startswith(("<=", "<!"), j):
+                    i = j + 2
+                else:
+                    i = j + 1  # ?: ?= ?! ?>, or flags then ':'
+            groups.append(False)
+            continue
+        elif c == ")":
+            closed_risky = groups.pop() if groups else False
+            if groups and closed_risky:
+                groups[-1] = True
+            i += 1
+        elif c == "|":
+            if groups:
+                groups[-1] = True
+            i += 1
+            continue
+        else:
+            i += 1
+        # A quantifier after the atom just read?
+        if i >= n:
+            break
+        q = pattern[i]
+        many = False
+        if q in "*+":
+            many, i = True, i + 1
+        elif q == "?":
+            i += 1
+        elif q == "{":
+            m = _BRACES.match(pattern, i)
+            if m:
+                low, comma, high = m.groups()
+                many = bool(comma and (not high or int(high) > 1)) or (
+                    not comma and bool(low) and int(low) > 1
+                )
+                i = m.end()
+        if i < n and pattern[i] in "?+" and q in "*+?{":
+            i += 1  # lazy or possessive
+        if many:
+            repeats += 1
+            if closed_risky or repeats > MAX_PATTERN_REPEATS:
+                return False
+            if groups:
+                groups[-1] = True
+    return True
 
 
 def _uri_key(uri: str) -> str:

@@ -17,8 +17,8 @@ from pathlib import Path
 from lxml import etree
 
 from teikit.diagnostics import Diagnostic
+from teikit.discovery import discover_files
 from teikit.loading import Document, LoadOptions, load
-from teikit.runner import discover
 from teikit.schemas import xml_model_refs
 from teikit.xmlutil import TEI_NS, XML_LANG, element_name, tei
 
@@ -159,7 +159,8 @@ def info(
 ) -> list[FileInfo]:
     """Describe every XML file under ``paths``; an unreadable file is described as such."""
     out: list[FileInfo] = []
-    for path in discover(paths):
+    found = discover_files(paths)
+    for path in found.files:
         loaded = load(path, options or LoadOptions())
         if loaded.document is None:
             out.append(_unreadable(path, loaded.diagnostics))
@@ -168,6 +169,9 @@ def info(
         if loaded.diagnostics:
             described = dataclasses.replace(described, diagnostics=loaded.diagnostics)
         out.append(described)
+    # Dangling links and unreadable folders met on the way are files that cannot be read.
+    for problem in found.problems:
+        out.append(_unreadable(Path(problem.file), (problem,)))
     return out
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,7 +81,18 @@ def split(
     if not units:
         raise UsageError(f'{doc.display}: no <div type="{by}"> to split by')
     stem = source.name.removesuffix(".xml")
-    names = {id(u): f"{stem}-{_unit_id(u, i)}.xml" for i, u in enumerate(units, 1)}
+    names: dict[int, str] = {}
+    taken: set[str] = set()
+    for i, u in enumerate(units, 1):
+        # @n and xml:id come from the file: only safe characters reach a file name, so a
+        # division named "../../x" cannot write outside the output folder.
+        base = f"{stem}-{_FILE_UNSAFE.sub('-', _unit_id(u, i)).strip('.-') or i}"
+        name, n = f"{base}.xml", 1
+        while name.casefold() in taken:  # two divisions with one name: both are kept
+            n += 1
+            name = f"{base}-{n}.xml"
+        taken.add(name.casefold())
+        names[id(u)] = name
     unit_of_id: dict[str, etree._Element] = {}
     for unit in units:
         for el in unit.iter():
@@ -101,6 +113,9 @@ def split(
             Diagnostic(str(target), 0, 0, Severity.INFO, "split.pointer", n) for n in notes
         )
     return SplitResult(tuple(written), tuple(diags))
+
+
+_FILE_UNSAFE = re.compile(r"[^\w.-]+")
 
 
 def _unit_id(unit: etree._Element, index: int) -> str:

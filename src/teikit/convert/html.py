@@ -77,6 +77,7 @@ _HEAD, _LIST, _ITEM, _LABEL = tei("head"), tei("list"), tei("item"), tei("label"
 _TABLE, _ROW, _CELL = tei("table"), tei("row"), tei("cell")
 _FIGURE, _FIGDESC, _GRAPHIC, _DESC = tei("figure"), tei("figDesc"), tei("graphic"), tei("desc")
 _QUOTE, _PB, _LB, _REF, _PTR = tei("quote"), tei("pb"), tei("lb"), tei("ref"), tei("ptr")
+_CB = tei("cb")
 _GLOSS, _DATE_EL, _ABBR, _CHOICE = tei("gloss"), tei("date"), tei("abbr"), tei("choice")
 _EXPAN, _GAP, _SUPPLIED, _TITLE = tei("expan"), tei("gap"), tei("supplied"), tei("title")
 #: TEI element -> HTML element, where the mapping does not depend on context.
@@ -200,14 +201,16 @@ def sanitize_css(css: str) -> str:
 def renditions(doc: TeiDocument) -> dict[str, str]:
     """``tagsDecl/rendition`` id -> the CSS class that ``@rendition="#id"`` becomes."""
     classes: dict[str, str] = {}
+    taken: set[str] = set()
     for el in _rendition_elements(doc):
         ident = el.get(XML_ID) or ""
         base = "tk-r-" + (_CLASS_TOKEN.sub("-", ident).strip("-") or "x")
         name, n = base, 1
-        while name in classes.values():
+        while name in taken:
             n += 1
             name = f"{base}-{n}"
         classes[ident] = name
+        taken.add(name)
     return classes
 
 
@@ -253,6 +256,9 @@ class _State:
     rendition_classes: dict[str, str] = field(default_factory=dict)
     note_refs: list[str] = field(default_factory=list)
     counter: int = 0
+    #: the last number ``fresh`` gave each base (so that a thousand page breaks numbered
+    #: "1" do not each count up from 1 again)
+    numbered: dict[str, int] = field(default_factory=dict)
 
     def claim(self, ident: str | None) -> str | None:
         """The TEI ``xml:id`` as an HTML id, if it is usable and not taken yet."""
@@ -264,10 +270,12 @@ class _State:
     def fresh(self, base: str) -> str:
         """An id of our own that no TEI id (rendered or not) and no other id takes."""
         base = _ID_UNSAFE.sub("-", base)
-        candidate, n = base, 1
+        n = self.numbered.get(base, 1)
+        candidate = base if n == 1 else f"{base}-{n}"
         while candidate in self.used_ids or candidate in self.doc.ids:
             n += 1
             candidate = f"{base}-{n}"
+        self.numbered[base] = n
         self.used_ids.add(candidate)
         return candidate
 
@@ -372,6 +380,8 @@ class _Renderer:
         #: per open div: whether its head became a heading
         self.headed: list[bool] = []
         self.continuations: set[etree._Element] = set()
+        #: whether each list is a glossary (asked once per list, not once per item)
+        self.glossaries: dict[etree._Element, bool] = {}
 
     # -- the walk ------------------------------------------------------------------------
 
@@ -404,6 +414,15 @@ class _Renderer:
                 self.start(el)
             else:
                 self.end(el)
+
+    def gloss_list(self, el: etree._Element | None) -> bool:
+        """:func:`_is_gloss_list`, remembered per list."""
+        if el is None:
+            return False
+        found = self.glossaries.get(el)
+        if found is None:
+            found = self.glossaries[el] = _is_gloss_list(el)
+        return found
 
     def start(self, el: etree._Element) -> None:
         tag = el.tag
@@ -458,15 +477,16 @@ class _Renderer:
             self.stack[index] = cont
         elif tag == _SUPPLIED:
             _append_text(node, "]")
-        elif tag == _PTR:
+        elif tag == _PTR and node.text:  # the URL it shows stands apart from the next word
             _append_text(self.stack[-1], " ")
-        if node.tag == "dl" and len(node) and node[-1].tag == "dt":
+        last = _last(node)
+        if node.tag == "dl" and last is not None and last.tag == "dt":
             etree.SubElement(node, "dd")  # a term needs its description, even an empty one
-        elif node.tag == "tr" and not len(node):
+        elif node.tag == "tr" and last is None:
             etree.SubElement(node, "td")  # a row needs a cell
         if node in self.continuations:
             parent = node.getparent()
-            if parent is not None and not len(node) and not (node.text or "").strip():
+            if parent is not None and _last(node) is None and not (node.text or "").strip():
                 parent.remove(node)
         elif "tk-block" in (node.get("class") or "").split():
             _append_text(self.stack[-1], " ")
@@ -477,37 +497,41 @@ class _Renderer:
         """Put ``node`` under ``parent`` or where HTML lets it stand; True if it split a p."""
         ptag = parent.tag
         tag = node.tag
+        # The last child, found from the end: len() and [-1] count every child in lxml,
+        # which made long paragraphs and lists quadratic.
+        last = _last(parent)
         if ptag in _LISTS:
             if tag == "li":
                 parent.append(node)
-            elif len(parent) and parent[-1].tag == "li":
-                self.attach(parent[-1], node)
+            elif last is not None and last.tag == "li":
+                self.attach(last, node)
             else:
                 _beside(parent, node, before=True)
             return False
         if ptag == "dl":
             if tag in ("dt", "dd"):
-                if tag == "dd" and not len(parent):
+                if tag == "dd" and last is None:
                     parent.append(etree.Element("dt"))
                 parent.append(node)
-            elif len(parent):
-                return self.attach(parent[-1], node)
+            elif last is not None:
+                return self.attach(last, node)
             else:
                 _beside(parent, node, before=True)
             return False
         if ptag == "table":
-            if tag == "caption" and not len(parent):
+            if tag == "caption" and last is None:
                 parent.append(node)
                 return False
             if tag == "caption":
                 node.tag = "p"
-            body = parent[-1] if len(parent) and parent[-1].tag == "tbody" else None
+            body = last if last is not None and last.tag == "tbody" else None
+            row = _last(body) if body is not None else None
             if tag == "tr":
                 if body is None:
                     body = etree.SubElement(parent, "tbody")
                 body.append(node)
-            elif body is not None and len(body):
-                self.attach(body[-1], node)
+            elif row is not None:
+                self.attach(row, node)
             else:
                 _beside(parent, node, before=True)
             return False
@@ -515,7 +539,7 @@ class _Renderer:
             if tag in ("td", "th"):
                 parent.append(node)
             else:
-                cell = parent[-1] if len(parent) else etree.SubElement(parent, "td")
+                cell = last if last is not None else etree.SubElement(parent, "td")
                 self.attach(cell, node)
             return False
         if ptag in _PHRASING_ONLY and tag not in _PHRASING:
@@ -523,14 +547,14 @@ class _Renderer:
             if ptag == "p" and grand is not None and _tag_of(grand) not in _PHRASING_ONLY:
                 # A list, table, quotation... ends the paragraph; it resumes afterwards.
                 _beside(parent, node, before=False)
-                if not len(parent) and not (parent.text or "").strip() and not parent.get("id"):
+                if last is None and not (parent.text or "").strip() and not parent.get("id"):
                     grand.remove(parent)
                 return True
             _downgrade(node)
             _append_text(parent, " ")
         elif tag in _CONTAINED:
             _fit_contained(node, ptag)
-        elif (tag == "a" or len(node)) and _inside_link(parent) is not None:
+        elif (tag == "a" or _last(node) is not None) and _inside_link(parent) is not None:
             # HTML forbids a link inside a link: keep the anchor ids, drop the hrefs.
             for link in node.iter("a"):
                 link.tag = "span"
@@ -545,11 +569,10 @@ class _Renderer:
         if tag in _LISTS or tag in ("dl", "table", "tr"):
             if not text.strip():
                 return
+            last = _last(node)
             if tag == "table":
-                body = node[-1] if len(node) and node[-1].tag == "tbody" else None
-                last = body[-1] if body is not None and len(body) else None
-            else:
-                last = node[-1] if len(node) else None
+                body = last if last is not None and last.tag == "tbody" else None
+                last = _last(body) if body is not None else None
             if last is not None:
                 self.add_text(last, text)
             elif tag == "tr":
@@ -594,7 +617,7 @@ class _Renderer:
             else:
                 node = etree.Element("ul")
         elif tag == _ITEM:
-            node = etree.Element("dd" if _is_gloss_list(parent) else "li")
+            node = etree.Element("dd" if self.gloss_list(parent) else "li")
             headword = _headword(el) if el.get(XML_ID) is None else None
             if headword is not None:
                 ident = state.claim(headword.get(XML_ID))
@@ -602,7 +625,7 @@ class _Renderer:
                     node.set("id", ident)
                     name = normalise_space("".join(headword.itertext()))
                     state.items[ident] = (node, name or ident)
-        elif tag == _LABEL and ptag == _LIST and _is_gloss_list(parent):
+        elif tag == _LABEL and ptag == _LIST and self.gloss_list(parent):
             node = etree.Element("dt")
         elif tag == _TABLE:
             node = etree.Element("table")
@@ -627,6 +650,11 @@ class _Renderer:
             return (node := self.page_break(el)), node
         elif tag == _LB:
             node = etree.Element("br") if el.get("break") != "no" else etree.Element("span")
+        elif tag == _CB:
+            # A column break separates words, as a line break does, unless break="no".
+            node = etree.Element("span")
+            if el.get("break") != "no":
+                node.text = " "
         elif tag == _TITLE:
             node = etree.Element("cite")
         elif tag in (_REF, _PTR):
@@ -826,11 +854,18 @@ def _fold(text: str) -> str:
     return text
 
 
+def _last(node: etree._Element | None) -> etree._Element | None:
+    """The last child of ``node`` (found from the end, unlike ``len`` and ``[-1]``)."""
+    if node is None:
+        return None
+    return next(node.iterchildren(reversed=True), None)
+
+
 def _append_text(node: etree._Element, text: str) -> None:
     """Append text, folding the source's line breaks and indentation into single spaces."""
     text = _fold(text)
-    if len(node):
-        last = node[-1]
+    last = _last(node)
+    if last is not None:
         last.tail = (last.tail or "") + text
     else:
         node.text = (node.text or "") + text

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Literal
@@ -93,31 +92,49 @@ def to_json_data(doc: TeiDocument, options: JsonOptions = JsonOptions()) -> dict
     }
     shadow_body = body_of(shadow)
 
-    # Blocks and notes take the extent of the runs in their own flow.
+    # Blocks and notes take the extent of the runs in their own flow: one pass from the
+    # leaves up (descendants come before their ancestors in reverse document order), each
+    # element passing its extent to its parent, except a note, whose flow ends there.
     extent: dict[etree._Element, tuple[int, int]] = {}
-    for run in shadow_body.iter(RUN):
-        span = spans.get(run)
-        if span is None or span[0] == span[1]:
+    for el in reversed([e for e in shadow_body.iter() if isinstance(e.tag, str)]):
+        own = extent.get(el)
+        span = spans.get(el) if el.tag == RUN else None
+        if span is not None and span[0] < span[1]:
+            own = span if own is None else (min(own[0], span[0]), max(own[1], span[1]))
+        if own is None or el is shadow_body or el.tag == NOTE:
             continue
-        for up in run.iterancestors():
+        up = el.getparent()
+        if up is not None:
             old = extent.get(up)
-            extent[up] = span if old is None else (min(old[0], span[0]), max(old[1], span[1]))
-            if up.tag == NOTE:
-                break
+            extent[up] = own if old is None else (min(old[0], own[0]), max(old[1], own[1]))
 
     blocks: list[dict[str, Any]] = []
     notes: list[dict[str, Any]] = []
     pages: list[dict[str, Any]] = []
     mentions: dict[str, list[dict[str, Any]]] = {}
     waiting: list[tuple[etree._Element, etree._Element | None]] = []  # pb, its note
-    for el in shadow_body.iter():
-        if not isinstance(el.tag, str) or el is shadow_body:
+    # One walk keeps, for the open elements, the note each is in and how many of its
+    # ancestors (below the body) have an extent: linear however deep the nesting.
+    context: list[tuple[etree._Element | None, int]] = []
+    for action, el in etree.iterwalk(shadow_body, events=("start", "end")):
+        if action == "end":
+            context.pop()
             continue
+        if not context:
+            context.append((None, 0))
+            continue
+        parent = el.getparent()
+        outer_note, outer_depth = context[-1]
+        note_here = parent if parent is not None and parent.tag == NOTE else outer_note
+        depth_here = outer_depth + (
+            1 if parent is not None and parent is not shadow_body and parent in extent else 0
+        )
+        context.append((note_here, depth_here))
         source = origin.get(el)
         if el.tag == RUN:
             span = spans.get(el)
             if span is not None and span[0] < span[1]:
-                flow = _note_of(el)
+                flow = note_here
                 for pb, pb_flow in [w for w in waiting if w[1] is flow]:
                     pages.append(_page(origin[pb], span[0]))
                     waiting.remove((pb, pb_flow))
@@ -140,7 +157,7 @@ def to_json_data(doc: TeiDocument, options: JsonOptions = JsonOptions()) -> dict
             if span is not None:
                 pages.append(_page(source, span[0]))
             else:
-                waiting.append((el, _note_of(el)))
+                waiting.append((el, note_here))
         elif el.tag in MENTION_TAGS and el in spans:
             entry = doc.entry_for(source)
             if entry is not None:
@@ -154,9 +171,9 @@ def to_json_data(doc: TeiDocument, options: JsonOptions = JsonOptions()) -> dict
                 if source.get(XML_ID):
                     mention["xml_id"] = source.get(XML_ID)
                 mentions.setdefault(entry.id, []).append(mention)
-        elif el in extent and _note_of(el) is None and _is_block(el, options.rules):
+        elif el in extent and note_here is None and _is_block(el, options.rules):
             start, end = extent[el]
-            depth = sum(1 for up in _ancestors(el, shadow_body) if up in extent)
+            depth = depth_here
             blocks.append(
                 {
                     "type": etree.QName(el).localname,
@@ -240,46 +257,35 @@ def _is_block(el: etree._Element, rules: RenderRules, parent: etree._Element | N
 
 
 def _wrap_runs(holder: etree._Element, rules: RenderRules, split_at_notes: bool) -> None:
-    """Put each maximal run of text and inline children of ``holder`` into a RUN."""
-    children = list(holder)
+    """Put each maximal run of text and inline children of ``holder`` into a RUN.
+
+    Block children stay where they are (moving them would move their whole subtree,
+    once per level of nesting); inline children move into the runs, tails with them.
+    """
     lead, holder.text = holder.text, None
-    for child in children:
-        holder.remove(child)  # its tail goes with it
     run: etree._Element | None = None
     if lead:
-        run = etree.SubElement(holder, RUN)
+        run = etree.Element(RUN)
         run.text = lead
-    for child in children:
+        holder.insert(0, run)
+    for child in list(holder):
+        if child is run:
+            continue
         block = isinstance(child.tag, str) and (
             _is_block(child, rules, holder) or (split_at_notes and child.tag == NOTE)
         )
         if not block:
             if run is None:
-                run = etree.SubElement(holder, RUN)
-            run.append(child)
+                run = etree.Element(RUN)
+                child.addprevious(run)
+            run.append(child)  # its tail goes with it
             continue
         tail, child.tail = child.tail, None
-        holder.append(child)
         run = None
         if tail:
-            run = etree.SubElement(holder, RUN)
+            run = etree.Element(RUN)
             run.text = tail
-
-
-def _ancestors(el: etree._Element, stop: etree._Element) -> Iterator[etree._Element]:
-    """Ancestors of ``el`` below ``stop``."""
-    for up in el.iterancestors():
-        if up is stop:
-            return
-        yield up
-
-
-def _note_of(el: etree._Element) -> etree._Element | None:
-    """The note whose flow ``el`` is in (None: the main text)."""
-    for up in el.iterancestors():
-        if up.tag == NOTE:
-            return up
-    return None
+            child.addnext(run)
 
 
 def _page(pb: etree._Element, offset: int) -> dict[str, Any]:

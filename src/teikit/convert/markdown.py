@@ -269,7 +269,8 @@ def _join(blocks: list[_Block]) -> str:
             elif block.starts_item and any(not f.quote for f in previous.frames):
                 out.append("\n")
             else:
-                common = [f for f in block.frames if f in previous.frames]
+                shared = set(previous.frames)  # frames compare by identity
+                common = [f for f in block.frames if f in shared]
                 out.append("\n" + "".join(f.rest for f in common).rstrip() + "\n")
         lines = block.text.split("\n")
         out.append(block.first + lines[0])
