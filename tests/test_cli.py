@@ -122,10 +122,28 @@ def test_validate_corpus_file_against_tei_all_rng() -> None:
 def test_project_render_rules_apply_to_convert(tmp_path: Path) -> None:
     (tmp_path / "letter.xml").write_bytes(LETTER.read_bytes())
     (tmp_path / "pyproject.toml").write_text(
-        "[tool.teikit.render]\n\"note[@type='source']\" = { display = \"omit\" }\n"
+        '[tool.teikit.render]\n"note[@type=\'source\']" = { display = "omit" }\n'
     )
     code, out, _ = run("convert", str(tmp_path / "letter.xml"), "--to", "text")
     assert code == 0 and "Source: Washington" not in out and "[2] Document 55." in out
     (tmp_path / "pyproject.toml").write_text('[tool.teikit.render]\n"p" = { colour = "red" }\n')
     code, _, err = run("convert", str(tmp_path / "letter.xml"), "--to", "text")
     assert code == 2 and "unknown key" in err
+
+
+def test_xinclude_only_on_request_and_only_inside(tmp_path: Path) -> None:
+    (tmp_path / "part.xml").write_text('<p xmlns="http://www.tei-c.org/ns/1.0">Included words.</p>')
+    main = tmp_path / "main.xml"
+    main.write_text(
+        '<TEI xmlns="http://www.tei-c.org/ns/1.0" xmlns:xi="http://www.w3.org/2001/XInclude">'
+        '<text><body><xi:include href="part.xml"/></body></text></TEI>'
+    )
+    code, out, _ = run("convert", str(main), "--to", "text")
+    assert code == 0 and "Included words." not in out
+    code, out, _ = run("validate", str(main), "--xinclude", "--format", "json")
+    assert code == 0, out
+    outside = tmp_path / "sub" / "main.xml"
+    outside.parent.mkdir()
+    outside.write_text(main.read_text().replace("part.xml", "../part.xml"))
+    code, out, _ = run("validate", str(outside), "--xinclude")
+    assert code == 1 and "xml.xinclude" in out

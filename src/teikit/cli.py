@@ -136,6 +136,12 @@ def _validation_options(func: F) -> F:
             show_default=True,
             help="Refuse input files larger than this.",
         ),
+        click.option(
+            "--xinclude",
+            is_flag=True,
+            help="Expand xi:include of local files inside the input's folder (off by default; "
+            "remote or outside hrefs are refused).",
+        ),
     ]
     for decorator in reversed(decorators):
         func = decorator(func)
@@ -165,7 +171,7 @@ def _validate_options(flags: dict[str, Any]) -> ValidateOptions:
         xref=flags["xref"],
         suffixes=tuple(flags["suffixes"]) or XML_SUFFIXES,
         gitignore=not flags["no_gitignore"],
-        load=LoadOptions(max_bytes=flags["max_bytes"]),
+        load=LoadOptions(max_bytes=flags["max_bytes"], xinclude=flags["xinclude"]),
         min_severity=Severity.parse(flags["severity"]),
     )
 
