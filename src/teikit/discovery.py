@@ -325,8 +325,7 @@ class _Walk:
                 path,
                 "io.dangling-symlink",
                 Severity.WARNING,
-                f"symbolic link to {target} leads nowhere (missing target or a loop); "
-                "not checked",
+                f"symbolic link to {target} leads nowhere (missing target or a loop); not checked",
             )
 
     def _wanted(self, name: str, parts: tuple[str, ...], whole: bool) -> bool:

@@ -7,6 +7,7 @@ organizations, places) that names point at.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -416,11 +417,24 @@ def _substitute(replacement: str, groups: tuple[str | None, ...]) -> str:
 
 
 def _text_without_notes(el: etree._Element) -> list[str]:
+    """The text of ``el`` in document order, leaving notes out (their tails kept).
+
+    Iterative: a title nested thousands of elements deep must not exhaust the stack.
+    """
     parts = [el.text or ""]
-    for child in el:
-        if child.tag != tei("note"):
-            parts.extend(_text_without_notes(child))
-        parts.append(child.tail or "")
+    stack: list[tuple[etree._Element, Iterator[etree._Element]]] = [(el, iter(el))]
+    while stack:
+        node, children = stack[-1]
+        child = next(children, None)
+        if child is None:
+            stack.pop()
+            if stack:  # a descendant is done: what follows it
+                parts.append(node.tail or "")
+        elif child.tag != tei("note"):
+            parts.append(child.text or "")
+            stack.append((child, iter(child)))
+        else:
+            parts.append(child.tail or "")
     return parts
 
 

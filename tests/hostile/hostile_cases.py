@@ -360,6 +360,60 @@ def unreadable(ctx: Context, target: Path) -> bytes:
     return tei(_good_text())
 
 
+# -- cost: shapes that once made a converter quadratic (or worse) ------------------------
+
+
+def many_children(ctx: Context, target: Path, kind: str = "del", count: int = 30_000) -> bytes:
+    """One paragraph (or list, table...) with very many children of one kind."""
+    piece = {
+        "del": "a<del>x</del>",
+        "comment": "a<!--c-->",
+        "pb": 'a<pb n="1"/>',
+        "note": "a<note>n</note>",
+        "hi": '<hi rend="italic">a</hi> ',
+        "name": '<persName ref="#p1">A</persName> ',
+    }
+    if kind == "item":
+        return tei("<list>" + "<label>l</label><item>x</item>" * count + "</list>")
+    if kind == "rendition":
+        decls = "".join(
+            f'<rendition xml:id="r{i}">font-style: italic</rendition>' for i in range(count)
+        )
+        return tei(
+            '<p rendition="#r1">x</p>',
+            header=f"<encodingDesc><tagsDecl>{decls}</tagsDecl></encodingDesc>",
+        )
+    entries = '<listPerson><person xml:id="p1"><persName>A</persName></person></listPerson>'
+    return tei("<p>" + piece[kind] * count + "</p>" + (entries if kind == "name" else ""))
+
+
+def deep_wide(ctx: Context, target: Path, depth: int = 250, count: int = 30_000) -> bytes:
+    """Many paragraphs at the bottom of deeply nested divisions."""
+    return tei("<div>" * depth + "<p>x</p>" * count + "</div>" * depth)
+
+
+def nested(ctx: Context, target: Path, tag: str = "item", depth: int = 2000) -> bytes:
+    """One element nested in itself ``depth`` times (within a raised max_depth)."""
+    return tei("<p>" + f"<{tag}>w " * depth + "x" + f"</{tag}>" * depth + "</p>")
+
+
+def redos_prefix(ctx: Context, target: Path, count: int = 200) -> bytes:
+    """prefixDef patterns that backtrack catastrophically, and pointers that trigger them."""
+    header = (
+        "<encodingDesc><listPrefixDef>"
+        '<prefixDef ident="evil" matchPattern="(a+)+$" replacementPattern="#$1"/>'
+        '<prefixDef ident="poly" matchPattern="(.*)(.*)(.*)(.*)x" replacementPattern="#$1"/>'
+        '<prefixDef ident="alt" matchPattern="(a|aa)+$" replacementPattern="#$1"/>'
+        "</listPrefixDef></encodingDesc>"
+    )
+    names = "".join(
+        f'<persName ref="{p}:{"a" * (40 + i % 50)}!">n</persName> '
+        for i in range(count)
+        for p in ("evil", "poly", "alt")
+    )
+    return tei(f"<p>{names}</p>", header=header)
+
+
 MAKERS: dict[str, Maker] = {
     name: fn
     for name, fn in globals().items()

@@ -33,6 +33,7 @@ becomes a link to the image, not an ``<img>``).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -998,16 +999,22 @@ def _gloss_text(target: etree._Element) -> str:
     item = next(target.iterancestors(_ITEM), None)
     if item is None:
         return ""
-    parts: list[str] = []
-
-    def collect(el: etree._Element) -> None:
-        parts.append(el.text or "")
-        for child in el:
-            if child is not target and isinstance(child.tag, str) and child.tag not in _NOT_GLOSS:
-                collect(child)
+    # The item's text without the term, notes and nested lists (tails kept); iterative,
+    # so that an item nested thousands deep cannot exhaust the stack.
+    parts: list[str] = [item.text or ""]
+    stack: list[tuple[etree._Element, Iterator[etree._Element]]] = [(item, iter(item))]
+    while stack:
+        node, children = stack[-1]
+        child = next(children, None)
+        if child is None:
+            stack.pop()
+            if stack:
+                parts.append(node.tail or "")
+        elif child is not target and isinstance(child.tag, str) and child.tag not in _NOT_GLOSS:
+            parts.append(child.text or "")
+            stack.append((child, iter(child)))
+        else:
             parts.append(child.tail or "")
-
-    collect(item)
     return normalise_space("".join(parts)).lstrip(",;:.—–- ").strip()
 
 
