@@ -212,3 +212,20 @@ def test_wrapping_matches_textwrap() -> None:
             break_on_hyphens=False,
         )
         assert _wrap(text, width, hang) == expected
+
+
+def test_wrapping_keeps_runs_of_spaces_as_the_word_loop_does() -> None:
+    """Text that is not single-spaced (an empty note's "[1] ", a rule's "  ") is wrapped
+    word by word, every space kept, exactly as the line pattern would never do."""
+    import random
+
+    from teikit.convert.text import _wrap, _wrap_words
+
+    words = ["a", "bb", "ccc", "", "x" * 30, "line\nbreak", "é"]
+    rng = random.Random(11)
+    for _ in range(5000):
+        text = " ".join(rng.choice(words) for _ in range(rng.randint(1, 25)))
+        width, hang = rng.choice([1, 3, 8, 20]), rng.choice([0, 2, 4])
+        expected = _wrap_words(text, width, hang) if len(text) > width else text
+        assert _wrap(text, width, hang) == expected
+    assert _wrap("[1] ", 3) == "[1]\n"

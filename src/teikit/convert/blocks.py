@@ -27,10 +27,15 @@ BLOCKS = CONTAINERS | frozenset(
 )
 
 
+#: Blocks only where they stand between blocks (in a container or a note).
+_BETWEEN_BLOCKS = frozenset(tei(n) for n in ("quote", "bibl", "cit", "address", "label"))
+_NOTE = tei("note")
+
+
 def is_block(tag: object, parent_tag: object = None) -> bool:
     """``quote``, ``bibl`` and ``address`` are blocks only when they stand between blocks."""
     if tag not in BLOCKS:
         return False
-    if tag in (tei("quote"), tei("bibl"), tei("cit"), tei("address"), tei("label")):
-        return parent_tag in CONTAINERS or parent_tag in (tei("note"),)
+    if tag in _BETWEEN_BLOCKS:
+        return parent_tag in CONTAINERS or parent_tag == _NOTE
     return True

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Literal
 
 from lxml import etree
 
 from teikit.convert.blocks import is_block
-from teikit.convert.rules import RenderRules
+from teikit.convert.rules import RenderRules, Rule
 from teikit.convert.walk import walk
 from teikit.document import TeiDocument, cite_bibl
 from teikit.xmlutil import tei
@@ -20,6 +22,7 @@ NOTE = tei("note")
 #: Not part of the text a reader reads (matters where the walk starts above <text>).
 METADATA = frozenset(tei(n) for n in ("teiHeader", "standOff", "facsimile", "sourceDoc"))
 CHOICE = tei("choice")
+ITEM = tei("item")
 #: Inside <choice>, the reading a text converter shows first (the source's own form).
 SOURCE_FORMS = (tei("abbr"), tei("orig"), tei("sic"))
 EDITED_FORMS = (tei("expan"), tei("reg"), tei("corr"))
@@ -83,13 +86,23 @@ class _Sink:
     line: list[str | _Mark] = field(default_factory=list)
     #: list items keep their "- " apart so wrapped lines hang under it.
     prefix: str = ""
+    #: whether ``line`` holds a :class:`_Mark` (most paragraphs have none)
+    marked: bool = False
+
+    def mark(self, element: etree._Element, start: bool) -> None:
+        self.line.append(_Mark(element, start))
+        self.marked = True
 
     def flush(self) -> None:
-        text, marks = _normalise(self.line)
+        if self.marked:
+            text, marks = _normalise(self.line)
+        else:
+            text, marks = " ".join("".join(self.line).split()), []  # type: ignore[arg-type]
         if text:
             self.blocks.append(_Block(self.prefix, text, marks))
         self.line.clear()
         self.prefix = ""
+        self.marked = False
 
 
 def _normalise(pieces: list[str | _Mark]) -> tuple[str, list[tuple[etree._Element, int, int]]]:
@@ -151,7 +164,7 @@ def omitted(el: etree._Element, rules: RenderRules, diplomatic: bool, omit_notes
     rule = rules.match(el)
     if rule is not None and rule.display == "omit":
         return True
-    if el.tag == tei("del") and not diplomatic:
+    if el.tag == _DEL and not diplomatic:
         return True
     if el.tag == NOTE and omit_notes:
         return True
@@ -184,52 +197,60 @@ def render_text(
     def skip(el: etree._Element) -> bool:
         return omitted(el, options.rules, options.diplomatic, options.notes == "omit")
 
-    for ev in walk(body_of(doc), skip):
+    # What start decided for each open element (block?, rule), so that end need not ask.
+    opened: list[tuple[bool, Rule | None]] = []
+    notes_mode = options.notes
+    rules = options.rules
+    for kind, el, text in walk(body_of(doc), skip):
         sink = stack[-1]
-        el = ev.node
-        if ev.kind == "text":
-            sink.line.append(ev.text)
+        if kind == "text":
+            sink.line.append(text)
             continue
         tag = el.tag
-        if tag == NOTE and options.notes != "omit":
-            if ev.kind == "start":
+        if tag == NOTE and notes_mode != "omit":
+            if kind == "start":
                 counter += 1
                 label = el.get("n") or str(counter)
-                if options.notes == "inline":
+                if notes_mode == "inline":
                     sink.line.append(f" [{label}: ")
                 else:
                     sink.line.append(f"[{label}]")
                     note_sink = _Sink()
                     notes.append((label, note_sink))
                     stack.append(note_sink)
-            elif options.notes == "inline":
+            elif notes_mode == "inline":
                 sink.line.append("] ")
             else:
                 stack.pop().flush()
             continue
-        parent = el.getparent()
-        rule = options.rules.match(el)
-        is_blk = is_block(tag, parent.tag if parent is not None else None)
-        if rule is not None and rule.display is not None:
-            is_blk = rule.display == "block"
-        if is_blk:
-            if ev.kind == "end" and rule is not None:
-                sink.line.append(rule.after)
-            sink.flush()
-            if ev.kind == "start":
-                if tag == tei("item"):
+        if kind == "start":
+            rule = rules.match(el)
+            if rule is not None and rule.display is not None:
+                is_blk = rule.display == "block"
+            else:
+                parent = el.getparent()
+                is_blk = is_block(tag, parent.tag if parent is not None else None)
+            opened.append((is_blk, rule))
+            if is_blk:
+                sink.flush()
+                if tag == ITEM:
                     sink.prefix = "- "
                 if rule is not None:
                     sink.line.append(rule.before)
-            continue
-        if ev.kind == "start":
+                continue
             sink.line.append(rule.before if rule is not None else _inline_start(el, options))
             if track is not None and track(el):
-                sink.line.append(_Mark(el, True))
-        else:
-            if track is not None and track(el):
-                sink.line.append(_Mark(el, False))
-            sink.line.append(rule.after if rule is not None else _inline_end(el))
+                sink.mark(el, True)
+            continue
+        is_blk, rule = opened.pop()
+        if is_blk:
+            if rule is not None:
+                sink.line.append(rule.after)
+            sink.flush()
+            continue
+        if track is not None and track(el):
+            sink.mark(el, False)
+        sink.line.append(rule.after if rule is not None else _inline_end(el))
     main.flush()
     if options.header:
         citation = header_citation(doc)
@@ -276,21 +297,23 @@ def render_text(
 
 def _inline_start(el: etree._Element, options: TextOptions) -> str:
     tag = el.tag
-    if tag == tei("pb"):
+    if tag == _PB:
         if not options.pages:
             return "" if el.get("break") == "no" else " "
         label = el.get("n")
         marker = f"[Page {label}]" if label else "[Page]"
         return marker if el.get("break") == "no" else f" {marker} "
-    if tag in (tei("lb"), tei("cb")):
+    if tag in (_LB, _CB):
         return "" if el.get("break") == "no" else " "
-    if tag == tei("gap"):
+    if tag == _GAP:
         return " […] "
-    return _MARKS.get(str(tag), ("", ""))[0]
+    return _MARKS.get(tag, _NO_MARKS)[0]
 
 
+_PB, _LB, _CB, _GAP, _DEL = tei("pb"), tei("lb"), tei("cb"), tei("gap"), tei("del")
+_NO_MARKS = ("", "")
 #: Editorial marks around an element's text (Leiden-style, documented in the README).
-_MARKS = {
+_MARKS: dict[object, tuple[str, str]] = {
     tei("supplied"): ("[", "]"),
     tei("unclear"): ("", "[?]"),
     tei("del"): ("⟦", "⟧"),  # shown only with diplomatic=True
@@ -299,7 +322,7 @@ _MARKS = {
 
 
 def _inline_end(el: etree._Element) -> str:
-    return _MARKS.get(str(el.tag), ("", ""))[1]
+    return _MARKS.get(el.tag, _NO_MARKS)[1]
 
 
 def header_citation(doc: TeiDocument) -> list[str]:
@@ -332,15 +355,37 @@ def header_citation(doc: TeiDocument) -> list[str]:
     return lines
 
 
+@lru_cache(maxsize=64)
+def _lines_of(width: int) -> re.Pattern[str]:
+    """Greedy lines of at most ``width`` characters, or one word that is longer."""
+    return re.compile(rf"(.{{1,{width}}})(?: |\Z)|([^ ]+)(?: |\Z)", re.DOTALL)
+
+
 def _wrap(text: str, width: int, hanging: int = 0) -> str:
     """Greedy wrapping of normalised text (single spaces), as ``textwrap.fill`` with
-    ``break_long_words=False, break_on_hyphens=False`` does, without its regex cost.
+    ``break_long_words=False, break_on_hyphens=False`` does, without its cost.
 
     Each line break replaces one space, so offsets into unwrapped text stay valid for
-    the first line's characters and shift only by the hanging indent after it.
+    the first line's characters and shift only by the hanging indent after it. The
+    lines are found by a regular expression (the work stays in C); text that is not
+    single-spaced takes the word loop, which keeps every space as textwrap would.
     """
     if width <= 0 or len(text) <= width:
         return text
+    if "  " in text or text[0] == " " or text[-1] == " ":
+        return _wrap_words(text, width, hanging)
+    first = _lines_of(width).match(text)
+    assert first is not None  # a single-spaced text always starts a line
+    line = first.group(1) or first.group(2)
+    if first.end() >= len(text):
+        return line
+    indent = " " * hanging
+    rest = _lines_of(max(width - hanging, 1)).finditer(text, first.end())
+    return "\n".join([line, *[indent + (m.group(1) or m.group(2)) for m in rest]])
+
+
+def _wrap_words(text: str, width: int, hanging: int) -> str:
+    """:func:`_wrap` one word at a time, for text with runs of spaces."""
     indent = " " * hanging
     lines: list[str] = []
     line = ""

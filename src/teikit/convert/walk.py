@@ -10,17 +10,19 @@ skipped elements, comments and processing instructions.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from lxml import etree
 
 EventKind = Literal["start", "text", "end"]
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
-    """``start``/``end`` carry the element; ``text`` carries the string and its parent."""
+class Event(NamedTuple):
+    """``start``/``end`` carry the element; ``text`` carries the string and its parent.
+
+    A named tuple: the walk makes one per node and text, and a tuple is made at a
+    fraction of a frozen dataclass's cost.
+    """
 
     kind: EventKind
     node: etree._Element
@@ -37,30 +39,27 @@ def walk(
     parent: skipping an element never swallows the words after it.
     """
     walker = etree.iterwalk(root, events=("start", "end", "comment", "pi"))
+    # Event(...) goes through a Python-level __new__; this is the same tuple, made in C.
+    new = tuple.__new__
     skipped: etree._Element | None = None
     for action, node in walker:
-        if action in ("comment", "pi"):
-            # Not text, but what follows them is.
-            if node.tail:
-                parent = node.getparent()
-                if parent is not None:
-                    yield Event("text", parent, node.tail)
-            continue
         if action == "start":
             if skip is not None and node is not root and skip(node):
                 # iterwalk still sends this element's "end"; its tail is emitted there.
                 walker.skip_subtree()
                 skipped = node
                 continue
-            yield Event("start", node)
+            yield new(Event, ("start", node, ""))
             if node.text:
-                yield Event("text", node, node.text)
+                yield new(Event, ("text", node, node.text))
             continue
-        if node is skipped:
-            skipped = None
-        else:
-            yield Event("end", node)
+        if action == "end":
+            if node is skipped:
+                skipped = None
+            else:
+                yield new(Event, ("end", node, ""))
+        # comments and processing instructions are not text, but what follows them is
         if node is not root and node.tail:
             parent = node.getparent()
             if parent is not None:
-                yield Event("text", parent, node.tail)
+                yield new(Event, ("text", parent, node.tail))
