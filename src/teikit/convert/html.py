@@ -39,8 +39,8 @@ from datetime import date
 from functools import lru_cache
 from importlib import resources
 
-from lxml import etree, html
-from lxml.html import builder as E
+from lxml import etree
+from lxml.builder import ElementMaker
 
 from teikit.convert.blocks import CONTAINERS, is_block
 from teikit.convert.rules import RenderRules
@@ -62,7 +62,8 @@ _DATETIME = re.compile(
     r"(Z|[+-]([01]\d|2[0-3]):?[0-5]\d)?$"
 )
 #: XML's whitespace only: a no-break space is content, not layout.
-_WHITESPACE = re.compile(r"[ \t\r\n]+")
+#: (Runs that are a single space already are left alone: cheaper to find.)
+_FOLDABLE = re.compile(r"[ \t\r\n]{2,}|[\t\r\n]")
 KIND_TITLES = {"person": "Persons", "org": "Organizations", "place": "Places"}
 KIND_CLASS = {"person": "person", "org": "org", "place": "place"}
 
@@ -93,6 +94,30 @@ _SIMPLE = {
     tei("del"): "del",
     tei("add"): "ins",
 }
+#: Elements :meth:`_Renderer.open` renders in a way of their own (the others are plain
+#: blocks or spans, decided without walking the whole list of cases).
+_SPECIAL = frozenset(NAME_KINDS) | {
+    _HEAD,
+    _LIST,
+    _ITEM,
+    _LABEL,
+    _TABLE,
+    _ROW,
+    _CELL,
+    _FIGURE,
+    _GRAPHIC,
+    _QUOTE,
+    _PB,
+    _LB,
+    _CB,
+    _TITLE,
+    _REF,
+    _PTR,
+    _GLOSS,
+    _DATE_EL,
+    _ABBR,
+    _GAP,
+}
 #: Where a term or name carrying an id makes its list item the target (FRUS lists).
 _HEADWORDS = frozenset(tei(n) for n in ("persName", "orgName", "placeName", "name", "term", "rs"))
 
@@ -105,6 +130,8 @@ _PHRASING_ONLY = _PHRASING | {"p", "h1", "h2", "h3", "h4", "h5", "h6", "dt", "ca
 #: Elements a paragraph cannot hold that may stand after it instead.
 _LISTS = frozenset({"ul", "ol"})
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+#: Parents whose children HTML constrains (items, terms, rows, cells).
+_STRUCTURED = frozenset({"ul", "ol", "dl", "table", "tr"})
 #: Elements that may stand only inside certain parents.
 _CONTAINED = {
     "li": ("ul", "ol"),
@@ -243,6 +270,14 @@ def _rendition_elements(doc: TeiDocument) -> list[etree._Element]:
 
 # --- rendering ---------------------------------------------------------------------------
 
+#: Plain lxml elements, not ``lxml.html`` ones: those look up their Python class through a
+#: Python call every time a node is touched, which cost a third of the conversion.
+E = ElementMaker()
+
+
+def _cls(value: str) -> dict[str, str]:
+    return {"class": value}
+
 
 @dataclass(slots=True)
 class _State:
@@ -291,7 +326,7 @@ def to_html(doc: TeiDocument, options: HtmlOptions = HtmlOptions()) -> str:
     # Entries get their own ids first so that names and @target links can point at them.
     for ident in doc.entries:
         state.claim(ident)
-    text = E.DIV(E.CLASS("tei-text"), id="tk-text")
+    text = E.div(_cls("tei-text"), id="tk-text")
     lang = doc.language if doc.language and _LANG.match(doc.language) else None
     _Renderer(state, lang).render(body_of(doc), text)
     _add_item_mentions(state)
@@ -299,11 +334,11 @@ def to_html(doc: TeiDocument, options: HtmlOptions = HtmlOptions()) -> str:
     parts: list[etree._Element] = [text]
     if state.notes:
         parts.append(
-            E.SECTION(
-                E.CLASS("notes"),
+            E.section(
+                _cls("notes"),
                 {"id": "tk-notes", "role": "doc-endnotes", "aria-labelledby": "tk-notes-h"},
-                E.H2("Notes", id="tk-notes-h"),
-                E.OL(*state.notes),
+                E.h2("Notes", id="tk-notes-h"),
+                E.ol(*state.notes),
             )
         )
     index = _index(state)
@@ -311,48 +346,48 @@ def to_html(doc: TeiDocument, options: HtmlOptions = HtmlOptions()) -> str:
         parts.append(index)
 
     if options.fragment:
-        wrapper = E.DIV(E.CLASS("teikit"), *parts)
+        wrapper = E.div(_cls("teikit"), *parts)
         if lang:
             wrapper.set("lang", lang)
         _drop_dangling_links(wrapper)
-        return html.tostring(wrapper, encoding="unicode", method="html") + "\n"
+        return etree.tostring(wrapper, encoding="unicode", method="html") + "\n"
 
     title = doc.title or "TEI document"
-    header = E.HEADER(E.CLASS("doc-header"), E.H1(E.CLASS("doc-title"), title, id="tk-title"))
+    header = E.header(_cls("doc-header"), E.h1(_cls("doc-title"), title, id="tk-title"))
     source = _source_citation(doc)
     if source:
-        header.append(E.P(E.CLASS("source-citation"), source))
-    toc = E.NAV(
-        E.CLASS("toc"),
+        header.append(E.p(_cls("source-citation"), source))
+    toc = E.nav(
+        _cls("toc"),
         {"aria-label": "Sections"},
-        E.UL(
-            E.LI(E.A("Text", href="#tk-text")),
-            *([E.LI(E.A("Notes", href="#tk-notes"))] if state.notes else []),
-            *([E.LI(E.A("Index", href="#tk-index"))] if index is not None else []),
+        E.ul(
+            E.li(E.a("Text", href="#tk-text")),
+            *([E.li(E.a("Notes", href="#tk-notes"))] if state.notes else []),
+            *([E.li(E.a("Index", href="#tk-index"))] if index is not None else []),
         ),
     )
-    css = resources.files("teikit.convert").joinpath("teikit.css").read_text("utf-8")
+    css = _stylesheet()
     extra = rendition_css(doc)
-    page = E.HTML(
-        E.HEAD(
-            E.META(charset="utf-8"),
-            E.META(name="viewport", content="width=device-width, initial-scale=1"),
-            E.META(name="generator", content="teikit"),
-            E.TITLE(title),
-            E.STYLE(
+    page = E.html(
+        E.head(
+            E.meta(charset="utf-8"),
+            E.meta(name="viewport", content="width=device-width, initial-scale=1"),
+            E.meta(name="generator", content="teikit"),
+            E.title(title),
+            E.style(
                 css + ("\n/* renditions from the TEI header, sanitised */\n" + extra + "\n")
                 if extra
                 else css
             ),
         ),
-        E.BODY(
-            E.DIV(
-                E.CLASS("page"),
+        E.body(
+            E.div(
+                _cls("page"),
                 toc,
-                E.MAIN(
+                E.main(
                     {"id": "tk-main"},
-                    E.ARTICLE(
-                        E.CLASS("tei-document"), {"aria-labelledby": "tk-title"}, header, *parts
+                    E.article(
+                        _cls("tei-document"), {"aria-labelledby": "tk-title"}, header, *parts
                     ),
                 ),
             )
@@ -360,7 +395,12 @@ def to_html(doc: TeiDocument, options: HtmlOptions = HtmlOptions()) -> str:
     )
     page.set("lang", lang or "und")
     _drop_dangling_links(page)
-    return html.tostring(page, doctype="<!DOCTYPE html>", encoding="unicode", method="html") + "\n"
+    return etree.tostring(page, doctype="<!DOCTYPE html>", encoding="unicode", method="html") + "\n"
+
+
+@lru_cache(maxsize=1)
+def _stylesheet() -> str:
+    return resources.files("teikit.convert").joinpath("teikit.css").read_text("utf-8")
 
 
 def _tag_of(node: etree._Element) -> str:
@@ -381,6 +421,8 @@ class _Renderer:
         #: per open div: whether its head became a heading
         self.headed: list[bool] = []
         self.continuations: set[etree._Element] = set()
+        #: blocks that became ``<span class="tk-block">`` (a space follows each)
+        self.downgraded: set[etree._Element] = set()
         #: whether each list is a glossary (asked once per list, not once per item)
         self.glossaries: dict[etree._Element, bool] = {}
 
@@ -405,16 +447,16 @@ class _Renderer:
 
         rules = self.state.options.rules
         self.stack, self.splits = [target], [None]
-        for ev in walk(root, skip):
-            el = ev.node
-            if ev.kind == "text":
-                self.add_text(self.stack[-1], ev.text)
+        stack, add_text, start, end = self.stack, self.add_text, self.start, self.end
+        for kind, el, text in walk(root, skip):
+            if kind == "text":
+                add_text(stack[-1], text)
             elif el is root:
                 continue
-            elif ev.kind == "start":
-                self.start(el)
+            elif kind == "start":
+                start(el)
             else:
-                self.end(el)
+                end(el)
 
     def gloss_list(self, el: etree._Element | None) -> bool:
         """:func:`_is_gloss_list`, remembered per list."""
@@ -480,16 +522,17 @@ class _Renderer:
             _append_text(node, "]")
         elif tag == _PTR and node.text:  # the URL it shows stands apart from the next word
             _append_text(self.stack[-1], " ")
-        last = _last(node)
-        if node.tag == "dl" and last is not None and last.tag == "dt":
-            etree.SubElement(node, "dd")  # a term needs its description, even an empty one
-        elif node.tag == "tr" and last is None:
+        if node.tag == "dl":
+            last = _last(node)
+            if last is not None and last.tag == "dt":
+                etree.SubElement(node, "dd")  # a term needs its description, even an empty one
+        elif node.tag == "tr" and _last(node) is None:
             etree.SubElement(node, "td")  # a row needs a cell
         if node in self.continuations:
             parent = node.getparent()
             if parent is not None and _last(node) is None and not (node.text or "").strip():
                 parent.remove(node)
-        elif "tk-block" in (node.get("class") or "").split():
+        elif node in self.downgraded:
             _append_text(self.stack[-1], " ")
 
     # -- placing nodes where HTML allows them --------------------------------------------
@@ -498,6 +541,14 @@ class _Renderer:
         """Put ``node`` under ``parent`` or where HTML lets it stand; True if it split a p."""
         ptag = parent.tag
         tag = node.tag
+        if ptag not in _STRUCTURED and not (ptag in _PHRASING_ONLY and tag not in _PHRASING):
+            # the common case: phrasing in phrasing, a block in a block
+            if tag in _CONTAINED:
+                _fit_contained(node, ptag)
+            elif (tag == "a" or len(node)) and _inside_link(parent) is not None:
+                _unlink(node)
+            parent.append(node)
+            return False
         # The last child, found from the end: len() and [-1] count every child in lxml,
         # which made long paragraphs and lists quadratic.
         last = _last(parent)
@@ -552,22 +603,19 @@ class _Renderer:
                     grand.remove(parent)
                 return True
             _downgrade(node)
+            self.downgraded.add(node)
             _append_text(parent, " ")
         elif tag in _CONTAINED:
             _fit_contained(node, ptag)
-        elif (tag == "a" or _last(node) is not None) and _inside_link(parent) is not None:
-            # HTML forbids a link inside a link: keep the anchor ids, drop the hrefs.
-            for link in node.iter("a"):
-                link.tag = "span"
-                for attr in ("href", "rel", "aria-label"):
-                    link.attrib.pop(attr, None)
+        elif (tag == "a" or len(node)) and _inside_link(parent) is not None:
+            _unlink(node)
         parent.append(node)
         return False
 
     def add_text(self, node: etree._Element, text: str) -> None:
         """Text goes where the content model allows it (never loose in a list or table)."""
         tag = node.tag
-        if tag in _LISTS or tag in ("dl", "table", "tr"):
+        if tag in _STRUCTURED:
             if not text.strip():
                 return
             last = _last(node)
@@ -603,6 +651,8 @@ class _Renderer:
         simple = _SIMPLE.get(tag) if isinstance(tag, str) else None
         if simple is not None:
             node = etree.Element(simple)
+        elif tag not in _SPECIAL:
+            node = self.plain(tag, ptag, el)
         elif tag in NAME_KINDS:
             node = self.name(el)
         elif tag == _HEAD:
@@ -676,12 +726,8 @@ class _Renderer:
             node.text = "[…]"
             reason = el.get("reason")
             node.set("title", "gap in the source" + (f": {reason}" if reason else ""))
-        elif is_block(tag, ptag):
-            # A section has a heading; a div without a head is a plain division.
-            headed = tag in _DIVS and el.find(_HEAD) is not None
-            node = etree.Element("section" if headed else "div")
         else:
-            node = etree.Element("span")
+            node = self.plain(tag, ptag, el)
 
         classes = _element_classes(local, el.get("type"), el.get("rend"))
         if el.get("rendition"):
@@ -704,6 +750,15 @@ class _Renderer:
         if tag == _SUPPLIED:
             node.text = "["
         return node, node if inner is None else inner
+
+    @staticmethod
+    def plain(tag: object, ptag: object, el: etree._Element) -> etree._Element:
+        """An element without a rendering of its own: a division, a block or a span."""
+        if is_block(tag, ptag):
+            # A section has a heading; a div without a head is a plain division.
+            headed = tag in _DIVS and el.find(_HEAD) is not None
+            return etree.Element("section" if headed else "div")
+        return etree.Element("span")
 
     def head(self, el: etree._Element, ptag: object) -> etree._Element:
         """A heading for divisions; a caption for tables and figures; else a plain block."""
@@ -808,8 +863,8 @@ class _Renderer:
         note_id = state.new_id(el.get(XML_ID), f"tk-note-{number}")
         ref_id = state.fresh(f"tk-noteref-{number}")
         state.note_refs.append(ref_id)
-        marker = E.SUP(
-            E.CLASS("noteref"), E.A(label, href=f"#{note_id}", id=ref_id, role="doc-noteref")
+        marker = E.sup(
+            _cls("noteref"), E.a(label, href=f"#{note_id}", id=ref_id, role="doc-noteref")
         )
         here = self.stack[-1]
         link = _inside_link(here)
@@ -817,12 +872,12 @@ class _Renderer:
             link.addnext(marker)  # never a link inside a link: right after it instead
         else:
             self.attach(here, marker)
-        item = E.LI({"id": note_id, "role": "doc-endnote", "value": str(number)})
+        item = E.li({"id": note_id, "role": "doc-endnote", "value": str(number)})
         item.set("class", class_tokens("note", f"note-{el.get('type')}" if el.get("type") else ""))
         lang = _lang_of(el)
         if lang != self.page_lang and lang is not None and (lang == "" or _LANG.match(lang)):
             item.set("lang", lang)
-        item.append(E.SPAN(E.CLASS("note-label"), f"{label}. "))
+        item.append(E.span(_cls("note-label"), f"{label}. "))
         state.notes.append(item)
         return item
 
@@ -837,7 +892,7 @@ class _Renderer:
             first.text = None
             first.insert(0, mark)
         ref_id = self.state.note_refs[int(item.get("value", "1")) - 1]
-        back = E.A("↩", href=f"#{ref_id}", role="doc-backlink")
+        back = E.a("↩", href=f"#{ref_id}", role="doc-backlink")
         back.set("class", "backlink")
         back.set("aria-label", f"Back to note {label} in the text")
         last = item[-1]
@@ -851,7 +906,7 @@ class _Renderer:
 def _fold(text: str) -> str:
     """The source's line breaks and indentation as single spaces (fast when there are none)."""
     if "\n" in text or "  " in text or "\t" in text or "\r" in text:
-        return _WHITESPACE.sub(" ", text)
+        return _FOLDABLE.sub(" ", text)
     return text
 
 
@@ -881,6 +936,14 @@ def _localname(tag: str) -> str:
 def _element_classes(local: str, kind: str | None, rend: str | None) -> str:
     """Class names for an element's name, ``@type`` and ``@rend`` (as ``rend-*``)."""
     return class_tokens(local, kind, *(f"rend-{r}" for r in (rend or "").split()))
+
+
+def _unlink(node: etree._Element) -> None:
+    """HTML forbids a link inside a link: keep the anchor ids, drop the hrefs."""
+    for link in node.iter("a"):
+        link.tag = "span"
+        for attr in ("href", "rel", "aria-label"):
+            link.attrib.pop(attr, None)
 
 
 def _beside(anchor: etree._Element, node: etree._Element, before: bool) -> None:
@@ -1040,12 +1103,12 @@ def _add_item_mentions(state: _State) -> None:
             item.append(_mention_links(mentions, name))
 
 
-def _mention_links(mentions: list[str], name: str) -> html.HtmlElement:
-    meta = E.SPAN(E.CLASS("entry-meta"), " Mentions: ")
+def _mention_links(mentions: list[str], name: str) -> etree._Element:
+    meta = E.span(_cls("entry-meta"), " Mentions: ")
     for i, ident in enumerate(mentions, 1):
         if i > 1:
-            meta.append(E.SPAN(" "))
-        link = E.A(str(i), href=f"#{ident}")
+            meta.append(E.span(" "))
+        link = E.a(str(i), href=f"#{ident}")
         link.set("aria-label", f"mention {i} of {name}")
         meta.append(link)
     return meta
@@ -1072,17 +1135,17 @@ def _index(state: _State) -> etree._Element | None:
     entries = list(state.doc.entries.values())
     if not entries:
         return None
-    section = E.SECTION(
-        E.CLASS("index"),
+    section = E.section(
+        _cls("index"),
         {"id": "tk-index", "aria-labelledby": "tk-index-h"},
-        E.H2("Index", id="tk-index-h"),
+        E.h2("Index", id="tk-index-h"),
     )
     for kind, title in KIND_TITLES.items():
         group = [e for e in entries if e.kind == kind]
         if not group:
             continue
-        section.append(E.H3(title))
-        dl = E.DL()
+        section.append(E.h3(title))
+        dl = E.dl()
         for entry in sorted(group, key=lambda e: e.name.casefold()):
             dl.append(_index_entry(entry, state))
             dl.append(_index_details(entry, state))
@@ -1090,24 +1153,24 @@ def _index(state: _State) -> etree._Element | None:
     return section
 
 
-def _index_entry(entry: Entry, state: _State) -> html.HtmlElement:
-    dt = E.DT(entry.name)
+def _index_entry(entry: Entry, state: _State) -> etree._Element:
+    dt = E.dt(entry.name)
     if entry.id in state.used_ids:
         dt.set("id", entry.id)
     return dt
 
 
-def _index_details(entry: Entry, state: _State) -> html.HtmlElement:
-    dd = E.DD()
+def _index_details(entry: Entry, state: _State) -> etree._Element:
+    dd = E.dd()
     if entry.description:
-        dd.append(E.SPAN(E.CLASS("entry-description"), entry.description))
+        dd.append(E.span(_cls("entry-description"), entry.description))
     links = [u for u in (safe_url(a) for a in entry.authority) if u]
     if links:
-        meta = E.SPAN(E.CLASS("entry-meta"), " Authority: ")
+        meta = E.span(_cls("entry-meta"), " Authority: ")
         for i, url in enumerate(links):
             if i:
-                meta.append(E.SPAN(", "))
-            meta.append(E.A(_authority_label(url), href=url, rel="external"))
+                meta.append(E.span(", "))
+            meta.append(E.a(_authority_label(url), href=url, rel="external"))
         dd.append(meta)
     mentions = state.mentions.get(entry.id, [])
     if mentions:
