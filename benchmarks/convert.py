@@ -12,7 +12,13 @@ Rows (every TEI file of ``../shared/corpus``, root element in the TEI namespace)
 * ``teikit convert CORPUS --to text --to html -o TMP --jobs 2``: the command line with its
   start-up, two worker processes, atomic writes and the index page;
 * the TEI Consortium Stylesheets (XSLT 2 on Saxon), figures measured by the issue's author
-  on this corpus and machine (39 s for HTML, 2.8 s for text): they are not run here.
+  on this corpus and machine (39 s for HTML, 2.8 s for text): they are not run here;
+* two floors for what any converter costs: the bare event walk every teikit converter
+  runs (Python sees each element and text once, and does nothing with it), and a toy
+  XSLT 1.0 stylesheet on libxslt (C) that maps every element to a ``span`` and folds
+  whitespace, with none of the notes, index, links or HTML content-model repair;
+* how well this machine runs two processes at once: a pure-Python loop alone and two
+  copies side by side (1.0 would be perfect scaling).
 
 Each row is the fastest of ``--repeat`` runs; peak memory is the process's max RSS.
 """
@@ -32,6 +38,24 @@ ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
 TEI = "{http://www.tei-c.org/ns/1.0}"
 
+TOY = """<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform"
+    xmlns:t="http://www.tei-c.org/ns/1.0" exclude-result-prefixes="t">
+  <xsl:output method="html"/>
+  <xsl:template match="/"><div><xsl:apply-templates select="//t:text"/></div></xsl:template>
+  <xsl:template match="t:p"><p><xsl:apply-templates/></p></xsl:template>
+  <xsl:template match="t:list"><ul><xsl:apply-templates/></ul></xsl:template>
+  <xsl:template match="t:item"><li><xsl:apply-templates/></li></xsl:template>
+  <xsl:template match="t:div"><section class="{@type}"><xsl:apply-templates/></section>
+  </xsl:template>
+  <xsl:template match="*"><span class="{local-name()}"><xsl:apply-templates/></span>
+  </xsl:template>
+  <xsl:template match="text()"><xsl:value-of select="normalize-space(.)"/></xsl:template>
+</xsl:stylesheet>"""
+
+SPIN = (
+    "import time; t = time.perf_counter(); sum(range(30_000_000)); print(time.perf_counter() - t)"
+)
+
 IN_PROCESS = r"""
 import json, resource, sys, time
 from pathlib import Path
@@ -41,11 +65,22 @@ from teikit.document import TeiDocument
 from teikit.convert import to_text, to_html
 files = [Path(p) for p in json.loads(sys.argv[1])]
 what = sys.argv[2]
+TOY = sys.argv[3]
 start = time.perf_counter()
 if what == "parse":
     parser = make_parser()
     for f in files:
         etree.parse(str(f), parser)
+elif what == "walk":
+    from teikit.convert.walk import walk
+    from teikit.convert.text import body_of
+    for f in files:
+        for _ in walk(body_of(TeiDocument(load(f).document))):
+            pass
+elif what == "xslt":
+    toy = etree.XSLT(etree.XML(TOY))
+    for f in files:
+        str(toy(load(f).document.tree))
 else:
     for f in files:
         doc = TeiDocument(load(f).document)
@@ -78,7 +113,7 @@ def in_process(files: list[Path], what: str) -> tuple[float, float]:
     import json
 
     out = subprocess.run(
-        [sys.executable, "-c", IN_PROCESS, json.dumps([str(f) for f in files]), what],
+        [sys.executable, "-c", IN_PROCESS, json.dumps([str(f) for f in files]), what, TOY],
         capture_output=True,
         text=True,
         check=True,
@@ -114,6 +149,21 @@ def cli(jobs: int) -> tuple[float, float]:
     return seconds, rss
 
 
+def two_at_once() -> float:
+    """One CPU-bound process's time over its time when two run side by side (ideal 1.0)."""
+    alone = float(
+        subprocess.run(
+            [sys.executable, "-c", SPIN], capture_output=True, text=True, check=True
+        ).stdout
+    )
+    pair = [
+        subprocess.Popen([sys.executable, "-c", SPIN], stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    together = max(float(p.communicate()[0]) for p in pair)
+    return alone / together
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=3)
@@ -130,6 +180,12 @@ def main() -> None:
 
     floor, rss = best(in_process, files, "parse")
     rows.append(("bare lxml parse (the floor)", floor, rss, "hardened parser, no conversion"))
+    for what, label, note in (
+        ("walk", "floor of a Python converter: the event walk alone", "no output made"),
+        ("xslt", "floor of compiled code: a toy stylesheet on libxslt", "no notes, links, repair"),
+    ):
+        seconds, rss = best(in_process, files, what)
+        rows.append((label, seconds, rss, note))
     for what, label in (
         ("text", "teikit text"),
         ("html", "teikit HTML"),
@@ -154,6 +210,8 @@ def main() -> None:
         print(f"| {label} | {seconds:.2f} | {seconds / floor:.1f} | {rss:.0f} | {note} |")
     print("| TEI Stylesheets, HTML (XSLT 2, Saxon) | 39 | – | – | figure from the issue, not run |")
     print("| TEI Stylesheets, text | 2.8 | – | – | figure from the issue, not run |")
+    scaling = max(two_at_once() for _ in range(args.repeat))
+    print(f"\nTwo processes at once each run at {scaling:.2f} of the speed of one alone here.")
 
 
 if __name__ == "__main__":
