@@ -558,3 +558,22 @@ def test_render_rules_apply_to_html(tmp_path: Path) -> None:
     assert em.text == "b" and "it" in em.get("class", "")
     assert "(exit)" in page.text_content()
     assert not page.xpath("//*[@role='doc-noteref']") and "S" not in page.xpath("string(//main)")
+
+
+def test_folding_touches_only_xml_whitespace() -> None:
+    """Runs of space, tab, CR and LF become one space; a no-break space, an em space or
+    any other Unicode space is content and stays (the fast path uses str.split, which
+    would fold them)."""
+    import random
+    import re
+
+    from teikit.convert.html import _NOT_XML_SPACE, _fold
+
+    xml_runs = re.compile(r"[ \t\r\n]+")
+    alphabet = [" ", "\t", "\n", "\r", "a", "\xa0", "\u2003", "\x85", "\u3000", "é"]
+    rng = random.Random(5)
+    for _ in range(20000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 8)))
+        assert _fold(text) == xml_runs.sub(" ", text), repr(text)
+    others = [chr(c) for c in range(0x110000) if chr(c).isspace() and chr(c) not in " \t\r\n"]
+    assert all(_NOT_XML_SPACE.match(c) for c in others)
