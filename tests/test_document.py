@@ -68,3 +68,18 @@ def test_nested_tei_corpus_reads_every_text_and_no_header() -> None:
         assert "First text." in out and "Second text." in out
         assert "HEADERONE" not in out and "NESTEDHEADER" not in out
     assert to_text(doc) == "First text.\n\nSecond text.\n"
+
+
+def test_a_comment_in_a_title_is_not_part_of_it() -> None:
+    """Comments are the encoder's, not the text's: a title never shows one (it did)."""
+    from teikit.loading import parse_bytes
+
+    loaded = parse_bytes(
+        b'<TEI xmlns="http://www.tei-c.org/ns/1.0"><teiHeader><fileDesc><titleStmt>'
+        b"<title>Memorandum<!-- check the date --> to <persName>McNamara</persName>"
+        b"<note>a note</note>, 1965</title></titleStmt></fileDesc></teiHeader>"
+        b"<text><body><p/></body></text></TEI>",
+        Path("memo.xml"),
+    )
+    assert loaded.document is not None
+    assert TeiDocument(loaded.document).title == "Memorandum to McNamara, 1965"

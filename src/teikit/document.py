@@ -7,7 +7,6 @@ organizations, places) that names point at.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -160,7 +159,7 @@ class TeiDocument:
         for path in ("tei:teiHeader/tei:fileDesc/tei:titleStmt/tei:title", ".//tei:head"):
             found = self.root.xpath(path, namespaces={"tei": TEI_NS})
             if isinstance(found, list) and found and isinstance(found[0], etree._Element):
-                return normalise_space("".join(_text_without_notes(found[0])))
+                return normalise_space(_text_without_notes(found[0]))
         return self.display
 
     @cached_property
@@ -416,26 +415,14 @@ def _substitute(replacement: str, groups: tuple[str | None, ...]) -> str:
     return re.sub(r"\$(\d)", group, replacement)
 
 
-def _text_without_notes(el: etree._Element) -> list[str]:
-    """The text of ``el`` in document order, leaving notes out (their tails kept).
+_NOTE = tei("note")
 
-    Iterative: a title nested thousands of elements deep must not exhaust the stack.
-    """
-    parts = [el.text or ""]
-    stack: list[tuple[etree._Element, Iterator[etree._Element]]] = [(el, iter(el))]
-    while stack:
-        node, children = stack[-1]
-        child = next(children, None)
-        if child is None:
-            stack.pop()
-            if stack:  # a descendant is done: what follows it
-                parts.append(node.tail or "")
-        elif child.tag != tei("note"):
-            parts.append(child.text or "")
-            stack.append((child, iter(child)))
-        else:
-            parts.append(child.tail or "")
-    return parts
+
+def _text_without_notes(el: etree._Element) -> str:
+    # Imported here: teikit.convert imports this module.
+    from teikit.convert.walk import text_outside
+
+    return text_outside(el, lambda child: child.tag == _NOTE)
 
 
 def _entry(el: etree._Element, ident: str, kind: str) -> Entry:

@@ -33,7 +33,6 @@ becomes a link to the image, not an ``<img>``).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -45,7 +44,7 @@ from lxml.builder import ElementMaker
 from teikit.convert.blocks import CONTAINERS, is_block
 from teikit.convert.rules import RenderRules
 from teikit.convert.text import NOTE, body_of, skip_unread
-from teikit.convert.walk import walk
+from teikit.convert.walk import text_outside, walk
 from teikit.document import NAME_KINDS, Entry, TeiDocument, cite_bibl, normalise_space
 from teikit.xmlutil import TEI_NS, XML_ID, XML_LANG, tei
 
@@ -1074,23 +1073,8 @@ def _gloss_text(target: etree._Element) -> str:
     item = next(target.iterancestors(_ITEM), None)
     if item is None:
         return ""
-    # The item's text without the term, notes and nested lists (tails kept); iterative,
-    # so that an item nested thousands deep cannot exhaust the stack.
-    parts: list[str] = [item.text or ""]
-    stack: list[tuple[etree._Element, Iterator[etree._Element]]] = [(item, iter(item))]
-    while stack:
-        node, children = stack[-1]
-        child = next(children, None)
-        if child is None:
-            stack.pop()
-            if stack:
-                parts.append(node.tail or "")
-        elif child is not target and isinstance(child.tag, str) and child.tag not in _NOT_GLOSS:
-            parts.append(child.text or "")
-            stack.append((child, iter(child)))
-        else:
-            parts.append(child.tail or "")
-    return normalise_space("".join(parts)).lstrip(",;:.—–- ").strip()
+    text = text_outside(item, lambda el: el is target or el.tag in _NOT_GLOSS)
+    return normalise_space(text).lstrip(",;:.—–- ").strip()
 
 
 _NOT_GLOSS = frozenset({NOTE, _LIST})

@@ -63,3 +63,12 @@ def walk(
             parent = node.getparent()
             if parent is not None:
                 yield new(Event, ("text", parent, node.tail))
+
+
+def text_outside(root: etree._Element, leave_out: Callable[[etree._Element], bool]) -> str:
+    """``root``'s text in document order without the elements ``leave_out`` picks (the
+    words after each still count), comments and processing instructions.
+
+    Iterative, as the walk is: an element nested thousands deep cannot exhaust the stack.
+    """
+    return "".join(text for kind, _, text in walk(root, leave_out) if kind == "text")
