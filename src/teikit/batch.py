@@ -2,14 +2,21 @@
 
 ``a/b.xml`` under an input folder becomes ``OUT/a/b.txt`` (``.html``, ``.md``...). Each
 file is parsed once, in worker processes when ``jobs`` asks for it; a file that cannot be
-converted is reported and the others still convert. CMIF is one file for the whole run
-(``OUT/letters.cmif.xml``) and HTML runs get an ``index.html`` linking every page.
+converted is reported and the others still convert, and so are what the walk could not
+look at (a dangling link, an unreadable folder, a named folder with no XML in it). CMIF is
+one file for the whole run (``OUT/letters.cmif.xml``) and HTML runs get an ``index.html``
+linking every page.
+
+Every output is written whole (see :mod:`teikit.output`). A run that is interrupted
+raises :class:`teikit.output.Interrupted` saying how many files were done and how many
+outputs written, after removing any temporary file a stopped or killed worker left.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import signal
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -22,13 +29,14 @@ from teikit.checks import id_findings
 from teikit.convert import FORMATS, ConvertOptions, convert_document
 from teikit.convert.cmif import to_cmif_many
 from teikit.diagnostics import Diagnostic, FileResult, Severity, Summary
+from teikit.discovery import XML_SUFFIXES, normalise_suffixes
 from teikit.document import TeiDocument
 from teikit.errors import TeikitError, UsageError
 from teikit.info import classify
 from teikit.loading import display_name, load
-from teikit.output import write_atomic
+from teikit.output import Interrupted, holding_signals, remove_stale_temporaries, write_atomic
 from teikit.parallel import Executor, Progress, load_input, map_files, write_output
-from teikit.runner import Run, ValidateOptions, check_loaded, discover, with_resolve
+from teikit.runner import Run, ValidateOptions, check_loaded, find_inputs, with_resolve
 from teikit.xmlutil import TEI_NS
 
 CMIF_NAME = "letters.cmif.xml"
@@ -68,19 +76,26 @@ class _Done:
     failed: bool = False
 
 
-def _pairs(paths: Sequence[str | os.PathLike[str]]) -> list[tuple[Path, Path]]:
-    """Each input file with its path relative to the argument it was found under."""
+def _pairs(
+    paths: Sequence[str | os.PathLike[str]], suffixes: Sequence[str], gitignore: bool
+) -> tuple[list[tuple[Path, Path]], list[Diagnostic]]:
+    """Each input file with its path relative to the argument it was found under, and
+    what the walks could not look at."""
     pairs: list[tuple[Path, Path]] = []
-    seen: set[Path] = set()
+    problems: list[Diagnostic] = []
+    seen: set[str] = set()
     for raw in paths:
         base = Path(raw)
-        for file in discover([base]):
-            if file.resolve() in seen:
+        found = find_inputs([base], suffixes, gitignore=gitignore)
+        for file in found.files:
+            key = os.path.realpath(file)  # never raises, not even for a link loop
+            if key in seen:
                 continue
-            seen.add(file.resolve())
+            seen.add(key)
             rel = file.relative_to(base) if base.is_dir() else Path(file.name)
             pairs.append((file, rel))
-    return pairs
+        problems.extend(d for d in found.problems if d not in problems)
+    return pairs, problems
 
 
 def _target(out: Path, rel: Path, fmt: str) -> Path:
@@ -168,14 +183,21 @@ def run_batch(
     unknown = [f for f in options.formats if f not in FORMATS]
     if unknown:
         raise UsageError(f"unknown format {unknown[0]!r}; choose from {', '.join(FORMATS)}")
-    pairs = _pairs(list(paths))
-    if not pairs:
+    walk = options.validate
+    pairs, problems = _pairs(
+        list(paths),
+        normalise_suffixes(walk.suffixes if walk else XML_SUFFIXES),
+        walk.gitignore if walk else True,
+    )
+    if not pairs and not problems:
         raise UsageError("no XML files found in the given paths")
     if options.validate is not None:
         options = replace(options, validate=with_resolve(options.validate))
     out = Path(out_dir)
     files = [p for p, _ in pairs]
-    inputs = frozenset(f.resolve() for f in files)
+    inputs = frozenset(Path(os.path.realpath(f)) for f in files)
+    targets = [_target(out, rel, fmt) for _, rel in pairs for fmt in options.formats]
+    targets += [out / "index.html", out / CMIF_NAME]
     checking = options.validate
     executor, progress = options.executor, options.progress
     if checking is not None:
@@ -189,25 +211,25 @@ def run_batch(
         validate=replace(checking, executor=None, progress=None) if checking else None,
     )
     work = functools.partial(_one, rels=dict(pairs), out=out, options=work_options, inputs=inputs)
-    done = map_files(
-        work, files, options.jobs, crashed=_crashed, executor=executor, progress=progress
-    )
+    try:
+        done = map_files(
+            work, files, options.jobs, crashed=_crashed, executor=executor, progress=progress
+        )
+    except Interrupted:
+        remove_stale_temporaries(targets)  # what a worker killed mid-write left
+        raise
     written = [w for d in done for w in d.written]
-    results = [d.result for d in done]
-    if "cmif" in options.formats:
-        extra, path = _write_cmif(files, out, options, inputs)
-        if path is not None:
-            written.append(path)
-        results = _merge(results, extra)
-    if "html" in options.formats and options.index:
-        pages = [
-            (d.title or d.result.path, _target(out, rel, "html"))
-            for d, (_, rel) in zip(done, pairs, strict=True)
-            if not d.failed
-        ]
-        index = out / "index.html"
-        write_atomic(index, _index_page(pages, out), protect=inputs)
-        written.append(index)
+    try:
+        results = _finish(done, pairs, out, options, inputs, written)
+    except KeyboardInterrupt as exc:
+        signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+        raise Interrupted(signum, done=len(files), total=len(files), written=len(written)) from exc
+    finally:
+        # A worker that died (killed outright) may have left a temporary file, and so
+        # may an earlier run that was killed: none survives a run.
+        remove_stale_temporaries(targets)
+    minimum = options.validate.min_severity if options.validate else Severity.INFO
+    results.extend(FileResult(d.file, (d,)) for d in problems if d.severity >= minimum)
     threshold = Severity.ERROR
     kept = [
         FileResult(
@@ -224,9 +246,40 @@ def run_batch(
     return BatchResult(Run(tuple(kept), summary), tuple(written))
 
 
+def _finish(
+    done: list[_Done],
+    pairs: list[tuple[Path, Path]],
+    out: Path,
+    options: BatchOptions,
+    inputs: frozenset[Path],
+    written: list[Path],
+) -> list[FileResult]:
+    """Write what needs the whole run (CMIF, the index); ``written`` grows as they are."""
+    results = [d.result for d in done]
+    if "cmif" in options.formats:
+        files = [p for p, _ in pairs]
+        extra = _write_cmif(files, out, options, inputs, written)
+        results = _merge(results, extra)
+    pages = [
+        (d.title or d.result.path, _target(out, rel, "html"))
+        for d, (_, rel) in zip(done, pairs, strict=True)
+        if not d.failed
+    ]
+    if "html" in options.formats and options.index and pages:
+        index = out / "index.html"
+        with holding_signals():  # in place and counted, or neither
+            write_atomic(index, _index_page(pages, out), protect=inputs)
+            written.append(index)
+    return results
+
+
 def _write_cmif(
-    files: list[Path], out: Path, options: BatchOptions, inputs: frozenset[Path]
-) -> tuple[dict[str, list[Diagnostic]], Path | None]:
+    files: list[Path],
+    out: Path,
+    options: BatchOptions,
+    inputs: frozenset[Path],
+    written: list[Path],
+) -> dict[str, list[Diagnostic]]:
     docs: list[TeiDocument] = []
     for file in files:
         loaded = load(file, options.convert.load)
@@ -245,11 +298,12 @@ def _write_cmif(
                 f"not in {CMIF_NAME}: {skipped.reason}",
             )
         )
-    if not result.letters:
-        return notes, None
-    target = out / CMIF_NAME
-    write_atomic(target, result.xml, protect=inputs)
-    return notes, target
+    if result.letters:
+        target = out / CMIF_NAME
+        with holding_signals():
+            write_atomic(target, result.xml, protect=inputs)
+            written.append(target)
+    return notes
 
 
 def _merge(results: list[FileResult], extra: dict[str, list[Diagnostic]]) -> list[FileResult]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from teikit.batch import BatchOptions, BatchResult, run_batch
 from teikit.convert import ConvertOptions
@@ -16,7 +16,11 @@ BuildResult = BatchResult
 
 @dataclass(frozen=True, slots=True)
 class BuildOptions:
-    """Which formats to write and how to validate and convert."""
+    """Which formats to write and how to validate and convert.
+
+    Each file is loaded once, with ``validate.load`` (its limits, XInclude): that load
+    serves both validation and conversion, so ``convert.load`` is not used.
+    """
 
     formats: tuple[str, ...] = ("text", "html")
     validate: ValidateOptions = field(default_factory=ValidateOptions)
@@ -38,7 +42,7 @@ def build(
         out_dir,
         BatchOptions(
             formats=options.formats,
-            convert=options.convert,
+            convert=replace(options.convert, load=options.validate.load),
             validate=options.validate,
             jobs=options.validate.jobs,
         ),

@@ -1,13 +1,16 @@
 """The ``teikit`` command: parse arguments, call the library, map results to exit codes.
 
 Exit codes: 0 clean; 1 findings (invalid or unreadable input); 2 usage or configuration
-error; 3 internal error (a bug in teikit: please report it).
+error; 3 internal error (a bug in teikit: please report it); 128 + the signal's number
+when a signal stopped the run: 130 for SIGINT (Ctrl-C), 143 for SIGTERM, 129 for SIGHUP.
+A stopped run leaves only whole outputs and says how far it got.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -20,13 +23,22 @@ from teikit.build import BuildOptions, build
 from teikit.convert import FORMATS, CmifOptions, ConvertOptions, convert
 from teikit.convert.rules import RenderRules
 from teikit.diagnostics import Severity
+from teikit.discovery import names_one_file
 from teikit.entities import entities
 from teikit.entities import to_csv as entities_csv
 from teikit.entities import to_json as entities_json
 from teikit.errors import InputError, TeikitError, UsageError
 from teikit.info import format_info, info
-from teikit.loading import DEFAULT_MAX_BYTES, LoadOptions
-from teikit.output import write_atomic
+from teikit.loading import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_DEPTH,
+    DEFAULT_MAX_ELEMENTS,
+    DEFAULT_MAX_TEXT,
+    HARD_MAX_DEPTH,
+    HARD_MAX_TEXT,
+    LoadOptions,
+)
+from teikit.output import Interrupted, stop_on_signals, write_atomic
 from teikit.parallel import DaskExecutor, Executor, progress_for
 from teikit.report import AUTO, REPORTERS, resolve_format
 from teikit.runner import XML_SUFFIXES, Run, ValidateOptions, validate
@@ -36,6 +48,60 @@ from teikit.split import split
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _loading_options(func: F) -> F:
+    """How input files are read, for every command that reads them (see SECURITY.md)."""
+    decorators: list[Callable[[Any], Any]] = [
+        click.option(
+            "--max-bytes",
+            type=click.IntRange(min=1),
+            default=DEFAULT_MAX_BYTES,
+            show_default=True,
+            help="Refuse input files larger than this many bytes.",
+        ),
+        click.option(
+            "--max-depth",
+            type=click.IntRange(min=1, max=HARD_MAX_DEPTH),
+            default=DEFAULT_MAX_DEPTH,
+            show_default=True,
+            help=f"Refuse elements nested deeper than this (at most {HARD_MAX_DEPTH}).",
+        ),
+        click.option(
+            "--max-text",
+            type=click.IntRange(min=1, max=HARD_MAX_TEXT),
+            default=DEFAULT_MAX_TEXT,
+            show_default=True,
+            help="Refuse a text node, comment or attribute value longer than this many characters.",
+        ),
+        click.option(
+            "--max-elements",
+            type=click.IntRange(min=1),
+            default=DEFAULT_MAX_ELEMENTS,
+            show_default=True,
+            help="Refuse documents with more elements than this (entities expanded).",
+        ),
+        click.option(
+            "--xinclude",
+            is_flag=True,
+            help="Expand xi:include of local files inside the input's folder (off by default; "
+            "remote or outside hrefs are refused).",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+def _load_options(flags: dict[str, Any]) -> LoadOptions:
+    """LoadOptions from the flags :func:`_loading_options` adds."""
+    return LoadOptions(
+        max_bytes=flags["max_bytes"],
+        max_depth=flags["max_depth"],
+        max_text=flags["max_text"],
+        max_elements=flags["max_elements"],
+        xinclude=flags["xinclude"],
+    )
 
 
 def _validation_options(func: F) -> F:
@@ -129,23 +195,10 @@ def _validation_options(func: F) -> F:
             show_default=True,
             help="Leave out findings below this severity.",
         ),
-        click.option(
-            "--max-bytes",
-            type=click.IntRange(min=1),
-            default=DEFAULT_MAX_BYTES,
-            show_default=True,
-            help="Refuse input files larger than this.",
-        ),
-        click.option(
-            "--xinclude",
-            is_flag=True,
-            help="Expand xi:include of local files inside the input's folder (off by default; "
-            "remote or outside hrefs are refused).",
-        ),
     ]
     for decorator in reversed(decorators):
         func = decorator(func)
-    return func
+    return _loading_options(func)
 
 
 def _executor(flags: dict[str, Any]) -> Executor | None:
@@ -171,14 +224,17 @@ def _validate_options(flags: dict[str, Any]) -> ValidateOptions:
         xref=flags["xref"],
         suffixes=tuple(flags["suffixes"]) or XML_SUFFIXES,
         gitignore=not flags["no_gitignore"],
-        load=LoadOptions(max_bytes=flags["max_bytes"], xinclude=flags["xinclude"]),
+        load=_load_options(flags),
         min_severity=Severity.parse(flags["severity"]),
     )
 
 
 def _configured_rules(inputs: tuple[str, ...]) -> RenderRules | None:
     """``[tool.teikit.render]`` of the project the first input belongs to, if any."""
-    config = find_config(Path(inputs[0]))
+    try:
+        config = find_config(Path(inputs[0]))
+    except (OSError, RuntimeError):  # a symbolic link loop: loading it says so
+        return None
     return config.render if config is not None else None
 
 
@@ -271,13 +327,7 @@ def validate_cmd(paths: tuple[str, ...], fmt: str, **flags: Any) -> None:
 @click.option(
     "--letter-url", help="CMIF: where each letter is online: a template with {id} or a base URL."
 )
-@click.option(
-    "--max-bytes",
-    type=click.IntRange(min=1),
-    default=DEFAULT_MAX_BYTES,
-    show_default=True,
-    help="Refuse input files larger than this.",
-)
+@_loading_options
 def convert_cmd(
     inputs: tuple[str, ...],
     formats: tuple[str, ...],
@@ -295,7 +345,7 @@ def convert_cmd(
     cmif_email: str | None,
     cmif_url: str | None,
     letter_url: str | None,
-    max_bytes: int,
+    **flags: Any,
 ) -> None:
     """Convert TEI to text, HTML, Markdown, JSON or CMIF.
 
@@ -319,10 +369,9 @@ def convert_cmd(
             url=cmif_url,
             letter_url=letter_url,
         ),
-        load=LoadOptions(max_bytes=max_bytes),
+        load=_load_options(flags),
     )
-    single = len(inputs) == 1 and Path(inputs[0]).is_file() and not Path(inputs[0]).is_dir()
-    if single:
+    if names_one_file(inputs):
         if len(formats) > 1:
             raise click.UsageError("one file converts to one format; repeat --to for folders")
         file = Path(inputs[0])
@@ -333,7 +382,12 @@ def convert_cmd(
             write_atomic(output, result, protect=(file,))
         return
     if output is None:
-        raise click.UsageError("converting several files needs -o OUTPUT_FOLDER")
+        what = (
+            f"{inputs[0]} is a folder or a pattern: converting it"
+            if len(inputs) == 1
+            else "converting several files"
+        )
+        raise click.UsageError(f"{what} needs -o OUTPUT_FOLDER")
     batch = run_batch(inputs, output, BatchOptions(formats=formats, convert=options, jobs=jobs))
     REPORTERS["human"](batch.run, sys.stderr, False)
     click.echo(f"wrote {len(batch.written)} file(s) to {output}", err=True)
@@ -385,12 +439,13 @@ def build_cmd(
     show_default=True,
     help="Output format.",
 )
-def info_cmd(paths: tuple[Path, ...], fmt: str) -> None:
+@_loading_options
+def info_cmd(paths: tuple[Path, ...], fmt: str, **flags: Any) -> None:
     """Say what each file is (TEI P5, corpus, fragment, P4, other XML) and what it holds.
 
     Exit 1 when a file cannot be read or is not TEI P5.
     """
-    found = info(paths)
+    found = info(paths, _load_options(flags))
     if fmt == "json":
         json.dump([fi.to_dict() for fi in found], sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
@@ -418,14 +473,17 @@ def info_cmd(paths: tuple[Path, ...], fmt: str) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write here (atomically) instead of standard output.",
 )
-def entities_cmd(paths: tuple[Path, ...], fmt: str, linked_only: bool, output: Path | None) -> None:
+@_loading_options
+def entities_cmd(
+    paths: tuple[Path, ...], fmt: str, linked_only: bool, output: Path | None, **flags: Any
+) -> None:
     """List every person, organization and place of a corpus with its mentions.
 
     Each entry (from standOff, the header, persons lists, register files) comes with its
     authority URIs, how often and where it is mentioned; names that point at no entry
     follow, grouped by their text, as candidates for the register.
     """
-    records = entities(paths, unlinked=not linked_only)
+    records = entities(paths, _load_options(flags), unlinked=not linked_only)
     text = entities_csv(records) if fmt == "csv" else entities_json(records)
     if output is None:
         sys.stdout.write(text)
@@ -449,14 +507,15 @@ def entities_cmd(paths: tuple[Path, ...], fmt: str, linked_only: bool, output: P
     required=True,
     help="Folder for the standalone files.",
 )
-def split_cmd(volume: Path, by: str, out_dir: Path) -> None:
+@_loading_options
+def split_cmd(volume: Path, by: str, out_dir: Path, **flags: Any) -> None:
     """Split a multi-document volume into standalone TEI files, one per division.
 
     Each file keeps the volume's header, the page it starts on, its facsimile surfaces
     and the persons/terms list entries it points to; pointers to other documents become
     pointers to their files.
     """
-    result = split(volume, out_dir, by=by)
+    result = split(volume, out_dir, by=by, load_options=_load_options(flags))
     for d in result.diagnostics:
         click.echo(f"{d.file}: {d.message}", err=True)
     click.echo(f"wrote {len(result.written)} file(s) to {out_dir}")
@@ -482,12 +541,30 @@ def schema_fetch_cmd(urls: tuple[str, ...]) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: turn every failure into a message and a documented exit code."""
+    """Entry point: turn every failure into a message and a documented exit code.
+
+    SIGINT, SIGTERM and SIGHUP stop a run the same way: outputs being written are
+    finished, temporary files removed, workers stopped; the message says how far the
+    run got, and the exit code is 128 + the signal's number.
+    """
+    with stop_on_signals():
+        try:
+            _main(argv)
+        except KeyboardInterrupt as exc:  # a signal outside click's own handling
+            _stopped(exc)
+
+
+def _stopped(exc: BaseException | None) -> None:
+    interrupted = exc if isinstance(exc, Interrupted) else Interrupted(signal.SIGINT)
+    click.echo(f"teikit: {interrupted}", err=True)
+    sys.exit(interrupted.exit_code)
+
+
+def _main(argv: list[str] | None) -> None:
     try:
         cli.main(args=argv, prog_name="teikit", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("teikit: interrupted", err=True)
-        sys.exit(130)
+    except click.exceptions.Abort as exc:  # click's word for a KeyboardInterrupt
+        _stopped(exc.__cause__)
     except click.ClickException as exc:
         exc.show()
         sys.exit(EXIT_USAGE)

@@ -16,8 +16,10 @@
 
 Symbolic links are followed; a folder already visited (a link loop, or two links to one
 place) is not walked twice. A dangling link or a folder that cannot be read becomes a
-:class:`~teikit.Diagnostic` in :attr:`Discovery.problems`, never an exception. A path
-that does not exist, or a glob that matches no file, is a :class:`~teikit.UsageError`.
+:class:`~teikit.Diagnostic` in :attr:`Discovery.problems`, never an exception, and so
+does a folder named as an argument that holds no file to take (``io.no-files``: a
+folder given where a file was meant, or the wrong folder). A path that does not exist,
+or a glob that matches no file, is a :class:`~teikit.UsageError`.
 
 Order is deterministic: arguments in the order given, each one's files sorted by path;
 a file found twice (by real path) is kept at its first place.
@@ -73,6 +75,19 @@ def is_glob(raw: str | os.PathLike[str]) -> bool:
     return bool(_MAGIC.search(text)) and not os.path.lexists(text)
 
 
+def names_one_file(paths: Sequence[str | os.PathLike[str]]) -> bool:
+    """Whether ``paths`` is one argument naming something other than a folder or a glob.
+
+    That is a file, or an entry that loading refuses with a reason of its own (a FIFO, a
+    device, a dangling symbolic link or a link loop): ``teikit convert`` converts it to
+    standard output rather than walking it. Nothing is opened or followed to a loop.
+    """
+    if len(paths) != 1:
+        return False
+    text = os.fspath(paths[0])
+    return os.path.lexists(text) and not Path(text).is_dir()
+
+
 def discover_files(
     paths: Iterable[str | os.PathLike[str]],
     suffixes: Sequence[str] = XML_SUFFIXES,
@@ -106,6 +121,15 @@ def _expand(
     if path.is_dir():
         walk = _Walk(suffixes, gitignore)
         walk.run(path, accept_all=True)
+        if not walk.files and not walk.problems:
+            rules = " and not ignored by .gitignore" if gitignore else ""
+            walk._problem(
+                path,
+                "io.no-files",
+                Severity.ERROR,
+                f"is a folder with no XML files in it (none ending in {', '.join(suffixes)} "
+                f"that is not hidden{rules}); name a file or a folder that holds some",
+            )
         return sorted(walk.files), sorted(walk.problems)
     if os.path.lexists(path):
         # A file (or a dangling link, which loading reports): named, so taken as it is.

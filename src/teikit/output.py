@@ -1,12 +1,193 @@
-"""Writing outputs without ever leaving a half-written file or touching an input."""
+"""Writing outputs without ever leaving a half-written file or touching an input.
+
+An output appears under its final name whole or not at all: it is written to a temporary
+file beside the target (``.NAME.XXXX.tmp``) and renamed into place. An interrupt does
+not break that promise either:
+
+* :func:`stop_on_signals` (the command line runs inside it) turns SIGINT, SIGTERM and
+  SIGHUP into :class:`Interrupted`, a :class:`KeyboardInterrupt`, so the same clean-up
+  runs whichever signal stopped the run (temporary files removed, worker processes
+  stopped);
+* while an output is being written, or a worker process started (:func:`holding_signals`),
+  such a signal is held back until that is done, so a run that is stopped knows exactly
+  which outputs it wrote and which workers it must stop;
+* :func:`remove_stale_temporaries` clears what a worker process killed outright
+  (``SIGKILL``, the out-of-memory killer) may have left.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import stat
 import tempfile
+import threading
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from types import FrameType
 
 from teikit.errors import UsageError
+
+#: The signals :func:`stop_on_signals` handles (those a terminal or a job runner sends).
+STOP_SIGNALS: tuple[signal.Signals, ...] = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+_TEMP_SUFFIX = ".tmp"
+
+
+class Interrupted(KeyboardInterrupt):
+    """A run stopped by a signal; says how far it got when it knows.
+
+    A :class:`KeyboardInterrupt`, so that everything that cleans up after Ctrl-C does the
+    same for SIGTERM. ``done`` of ``total`` files were finished and ``written`` outputs
+    are in place (each whole); ``None`` where that does not apply. The exit status a
+    shell expects is :attr:`exit_code` (130 for SIGINT, 143 for SIGTERM).
+    """
+
+    def __init__(
+        self,
+        signum: int = signal.SIGINT,
+        *,
+        done: int | None = None,
+        total: int | None = None,
+        written: int | None = None,
+    ) -> None:
+        super().__init__(signum)
+        self.signum = int(signum)
+        self.done = done
+        self.total = total
+        self.written = written
+
+    @property
+    def signal_name(self) -> str:
+        try:
+            return signal.Signals(self.signum).name
+        except ValueError:
+            return f"signal {self.signum}"
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+    def with_counts(
+        self, *, done: int | None, total: int | None, written: int | None
+    ) -> Interrupted:
+        """The same interruption, with the figures of the run it stopped."""
+        return Interrupted(self.signum, done=done, total=total, written=written)
+
+    def __str__(self) -> str:
+        text = f"interrupted ({self.signal_name})"
+        if self.done is None or self.total is None:
+            return text
+        text += f": {self.done:,} of {self.total:,} files done"
+        if self.written is not None:
+            text += f", {self.written:,} {'output' if self.written == 1 else 'outputs'} written"
+        if self.done < self.total:
+            text += "; run again to finish"
+        return text
+
+
+# -- holding signals back while an output is written -------------------------------------
+
+
+class _State:
+    """Per process: how deep in :func:`holding_signals` we are, and a signal held back."""
+
+    depth = 0
+    pending: int | None = None
+    #: Set once a signal has been raised: the run is stopping, later ones are ignored.
+    stopping = False
+
+
+def _raise(signum: int) -> None:
+    _State.stopping = True
+    raise Interrupted(signum)
+
+
+def on_signal(signum: int, frame: FrameType | None = None) -> None:
+    """A signal handler: raise :class:`Interrupted`, unless an output is being written
+    (then once it is in place), or the run is already stopping (then nothing)."""
+    if _State.stopping:
+        return
+    if _State.depth:
+        _State.pending = signum
+        return
+    _raise(signum)
+
+
+@contextlib.contextmanager
+def holding_signals() -> Iterator[None]:
+    """Hold back :func:`on_signal` until the block ends (and then raise, if one came).
+
+    For short steps that must not be cut in two: an output written and counted, a
+    worker process started and registered.
+    """
+    _State.depth += 1
+    try:
+        yield
+    finally:
+        _State.depth -= 1
+        if not _State.depth and _State.pending is not None:
+            signum, _State.pending = _State.pending, None
+            _raise(signum)  # the interruption wins over an error in the block
+
+
+def check_signals() -> None:
+    """Inside :func:`holding_signals`, at a point where stopping is safe: raise
+    :class:`Interrupted` now if a signal was held back."""
+    if _State.pending is not None:
+        signum, _State.pending = _State.pending, None
+        _raise(signum)
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """Run the block with SIGINT, SIGTERM and SIGHUP raising :class:`Interrupted`.
+
+    For programs (the command line) rather than libraries: it replaces the process's
+    handlers for the block, and restores them after. Outside the main thread, where
+    Python cannot set handlers, it does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
+    _State.stopping, _State.pending = False, None
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, on_signal)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+        _State.stopping, _State.pending = False, None
+
+
+@contextlib.contextmanager
+def safe_keyboard_interrupt() -> Iterator[None]:
+    """For library calls that drive threads: Ctrl-C honours :func:`holding_signals`.
+
+    Where SIGINT has Python's default handler (which raises :class:`KeyboardInterrupt`
+    wherever the main thread is, even holding a lock another thread needs), the block
+    runs with :func:`on_signal` instead, as ``asyncio.run`` does; a program that set its
+    own handler (or :func:`stop_on_signals`) keeps it. Restored afterwards.
+    """
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield
+        return
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        _State.stopping, _State.pending = False, None
+
+
+# -- writing -----------------------------------------------------------------------------
 
 
 def write_atomic(
@@ -18,22 +199,86 @@ def write_atomic(
     source). A frozenset is taken to hold resolved paths already (batch runs pass one, so
     that thousands of writes do not resolve thousands of inputs each).
     """
-    target = path.resolve()
+    target = Path(os.path.realpath(path))
     if isinstance(protect, frozenset):
         clash = target in protect
     else:
-        clash = any(p.resolve() == target for p in protect)
+        clash = any(Path(os.path.realpath(p)) == target for p in protect)
     if clash:
         raise UsageError(f"{path}: refusing to overwrite an input file")
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    mode = _mode_for(target)
+    with holding_signals():
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{target.name}.", suffix=_TEMP_SUFFIX, dir=target.parent
+        )
+        try:
+            if hasattr(os, "fchmod"):  # mkstemp makes 0600: give the mode a new file gets
+                os.fchmod(fd, mode)
+            # No fsync: the rename makes the file appear whole or not at all to readers
+            # and across an interrupted run; a power cut is not what a converter guards
+            # against, and an fsync per output would triple the time of a corpus run.
+            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+                handle.write(text)
+            Path(tmp).replace(target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def _process_umask() -> int:
+    mask = os.umask(0o022)  # the only way to read it is to set it (once, at import)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _process_umask()
+
+
+def _mode_for(target: Path) -> int:
+    """The permissions of the file being replaced, else those ``open()`` would give."""
     try:
-        # No fsync: the rename makes the file appear whole or not at all to readers and
-        # across an interrupted run; a power cut is not what a converter guards against,
-        # and an fsync per output would triple the time of a corpus run.
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        Path(tmp).replace(target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        return stat.S_IMODE(target.stat().st_mode)
+    except OSError:
+        return 0o666 & ~_UMASK
+
+
+def remove_stale_temporaries(targets: Iterable[Path]) -> int:
+    """Remove the temporary files :func:`write_atomic` may have left for ``targets``.
+
+    Only a process killed outright (``SIGKILL``) leaves one. Each folder is listed once;
+    returns how many files were removed.
+    """
+    by_folder: dict[Path, set[str]] = {}
+    for target in targets:
+        by_folder.setdefault(target.parent, set()).add(target.name)
+    removed = 0
+    for folder, names in by_folder.items():
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            name = entry.name
+            if not (name.startswith(".") and name.endswith(_TEMP_SUFFIX)):
+                continue
+            # .NAME.<random>.tmp, with NAME one of this folder's targets
+            stem = name[1 : -len(_TEMP_SUFFIX)].rpartition(".")[0]
+            if stem in names:
+                with contextlib.suppress(OSError):
+                    Path(entry.path).unlink()
+                    removed += 1
+    return removed
+
+
+__all__ = [
+    "STOP_SIGNALS",
+    "Interrupted",
+    "check_signals",
+    "holding_signals",
+    "on_signal",
+    "remove_stale_temporaries",
+    "safe_keyboard_interrupt",
+    "stop_on_signals",
+    "write_atomic",
+]

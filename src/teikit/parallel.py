@@ -32,8 +32,12 @@ Whatever the executor:
   own. A pool that breaks before any file started (a worker cannot even start) gives
   every file left ``crashed(path, NO_START)``.
 * :class:`KeyboardInterrupt` (or any exception from ``work``) cancels what has not
-  started, stops the workers and propagates. Local workers ignore SIGINT: a Ctrl-C in a
-  terminal reaches the whole process group, and only the parent should act on it.
+  started, stops the workers and propagates; an interrupt comes out as
+  :class:`teikit.output.Interrupted` saying how many files were done and how many
+  outputs (:func:`write_output`) were written. Local workers ignore SIGINT: a Ctrl-C in
+  a terminal reaches the whole process group, and only the parent should act on it. A
+  worker told to stop (SIGTERM) finishes the output it is writing, if any, and exits;
+  one that does not exit within a few seconds is killed, so stopping never hangs.
 * A :class:`Progress` given to :func:`map_files` hears of every finished file, in this
   process (:class:`TerminalProgress` draws a status line; :func:`progress_for` picks it
   only for a terminal outside CI).
@@ -65,7 +69,14 @@ from typing import Any, Generic, Protocol, TextIO, TypeVar
 from teikit.diagnostics import Diagnostic, Severity
 from teikit.errors import UsageError
 from teikit.loading import DEFAULT_MAX_BYTES, LoadOptions, LoadResult, load, parse_bytes
-from teikit.output import write_atomic
+from teikit.output import (
+    Interrupted,
+    check_signals,
+    holding_signals,
+    on_signal,
+    safe_keyboard_interrupt,
+    write_atomic,
+)
 
 R = TypeVar("R")
 
@@ -84,6 +95,10 @@ _AHEAD = 2
 #: Memory a file takes while it is worked on, in multiples of its size: the bytes read,
 #: the lxml tree (about 4 times the file) and what a converter builds from it.
 MEMORY_PER_BYTE = 8
+#: Seconds a stopped worker gets to finish the output it is writing before it is killed.
+STOP_GRACE = 5.0
+#: Seconds between looks at a signal held back while a pool is driven.
+_POLL = 0.1
 
 
 # -- progress ---------------------------------------------------------------------------
@@ -291,16 +306,51 @@ class _Slot(Generic[R]):
         return self.value  # type: ignore[return-value]
 
 
+class _Outputs:
+    """Outputs :func:`write_output` wrote in this process during one run."""
+
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
+#: The run going on in this process (where ``work`` runs here, or Dask outputs arrive).
+_OUTPUTS: ContextVar[_Outputs | None] = ContextVar("teikit_outputs", default=None)
+
+
 class _Results(Generic[R]):
-    """Results by input position, telling ``progress`` of each one as it arrives."""
+    """Results by input position, telling ``progress`` of each one as it arrives.
+
+    Also counts the outputs written, here and (``worker_outputs``, shared memory, one
+    count per file) in local workers, so that an interrupted run can say what it did.
+    """
 
     def __init__(self, files: Sequence[Path], progress: Progress | None) -> None:
         self.files = files
         self.sizes = [_size(f) for f in files]
         self.slots: list[_Slot[R]] = [_Slot() for _ in files]
         self.progress = progress
+        self.outputs = _Outputs()
+        self.worker_outputs: Any = None
         if progress is not None:
             progress.start(len(files), sum(self.sizes))
+
+    @contextlib.contextmanager
+    def counting(self) -> Iterator[None]:
+        """Count the outputs written in this process; an interrupt says what was done."""
+        token = _OUTPUTS.set(self.outputs)
+        try:
+            yield
+        except KeyboardInterrupt as exc:
+            signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+            done = sum(1 for slot in self.slots if slot.done)
+            written = self.outputs.count
+            if self.worker_outputs is not None:
+                written += sum(self.worker_outputs)
+            raise Interrupted(signum, done=done, total=len(self.files), written=written) from exc
+        finally:
+            _OUTPUTS.reset(token)
 
     def set(self, index: int, value: R) -> None:
         self.slots[index].set(value)
@@ -362,13 +412,15 @@ class LocalExecutor:
         jobs = resolve_jobs(self.jobs)
         results: _Results[R] = _Results(files, progress)
         try:
-            if jobs <= 1 or len(files) <= 1:
-                if warm is not None:
-                    warm()
-                for i, f in enumerate(files):
-                    results.set(i, work(f))
-                return results.values()
-            self._in_pools(jobs, work, files, crashed, warm, share, results)
+            with results.counting():
+                if jobs <= 1 or len(files) <= 1:
+                    if warm is not None:
+                        warm()
+                    for i, f in enumerate(files):
+                        results.set(i, work(f))
+                else:
+                    with safe_keyboard_interrupt():
+                        self._in_pools(jobs, work, files, crashed, warm, share, results)
             return results.values()
         finally:
             results.finish()
@@ -389,6 +441,7 @@ class LocalExecutor:
             available = available_memory()
             budget = available * 3 // 4 if available is not None else None
         status = ctx.RawArray("b", len(files))
+        results.worker_outputs = ctx.RawArray("i", len(files))
         todo = results.largest_first(range(len(files)))
         suspects: list[int] = []
         while todo:
@@ -426,69 +479,100 @@ def _run_pool(
     Only ``_AHEAD`` files per worker are submitted ahead of time, so the pool's queues
     (and what the parent holds) do not grow with the number of files; and no more than
     fit ``budget`` bytes of memory (see :class:`LocalExecutor`), but always one.
+
+    The pool's threads and this one share locks (each future's, the queues'), and an
+    exception raised by a signal handler while this thread holds one would leave it held
+    and hang the pool's shutdown. So signals are held back (:func:`holding_signals`)
+    while the pool is driven, and taken at points where no lock is held: between waits,
+    at least every ``_POLL`` seconds.
     """
     if ctx.get_start_method() == "fork" and not fork_is_safe():
         ctx = default_context()  # a thread appeared since the choice (a pool restart)
     workers = min(jobs, len(order))
-    pool = ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=ctx,
-        initializer=_init_worker,
-        initargs=(work, warm, status),
-    )
+    with holding_signals():
+        pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=ctx,
+            initializer=_init_worker,
+            initargs=(work, warm, status, results.worker_outputs),
+        )
     clean = False
     try:
-        at = 0
-        pending: dict[Future[R], int] = {}
-        in_use = 0  # the memory the files in ``pending`` need
-        broken = False
-
-        def top_up() -> None:
-            nonlocal at, in_use, broken
-            while not broken and at < len(order) and len(pending) < workers * (1 + _AHEAD):
-                i = order[at]
-                need = results.sizes[i] * MEMORY_PER_BYTE
-                if pending and budget is not None and in_use + need > budget:
-                    return  # wait until a file is done
-                try:
-                    pending[pool.submit(_call, i, files[i])] = i
-                except BrokenProcessPool:
-                    broken = True  # the caller sorts unfinished files by their status
-                    return
-                at += 1
-                in_use += need
-
-        top_up()
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in done:
-                i = pending.pop(fut)
-                in_use -= results.sizes[i] * MEMORY_PER_BYTE
-                try:
-                    value = fut.result()
-                except BrokenProcessPool:
-                    broken = True
-                    continue
-                results.set(i, value)
-            top_up()
+        with holding_signals():
+            _drive_pool(pool, workers, files, order, results, budget)
         clean = True
     finally:
-        if clean:
-            pool.shutdown(wait=True)
-        else:
-            _stop(pool)
+        with holding_signals():
+            if clean:
+                pool.shutdown(wait=True)
+            else:
+                _stop(pool)
 
 
-def _stop(pool: ProcessPoolExecutor) -> None:
-    """Cancel what has not started and end the workers now (interrupt or error)."""
+def _drive_pool(
+    pool: ProcessPoolExecutor,
+    workers: int,
+    files: Sequence[Path],
+    order: Sequence[int],
+    results: _Results[R],
+    budget: int | None,
+) -> None:
+    """Submit, collect, submit more (see :func:`_run_pool`); stops at a signal."""
+    at = 0
+    pending: dict[Future[R], int] = {}
+    in_use = 0  # the memory the files in ``pending`` need
+    broken = False
+
+    def top_up() -> None:
+        nonlocal at, in_use, broken
+        while not broken and at < len(order) and len(pending) < workers * (1 + _AHEAD):
+            i = order[at]
+            need = results.sizes[i] * MEMORY_PER_BYTE
+            if pending and budget is not None and in_use + need > budget:
+                return  # wait until a file is done
+            try:
+                pending[pool.submit(_call, i, files[i])] = i
+            except BrokenProcessPool:
+                broken = True  # the caller sorts unfinished files by their status
+                return
+            at += 1
+            in_use += need
+
+    top_up()
+    while pending:
+        check_signals()  # no lock held here: stop now if a signal came
+        done, _ = wait(pending, timeout=_POLL, return_when=FIRST_COMPLETED)
+        for fut in done:
+            i = pending.pop(fut)
+            in_use -= results.sizes[i] * MEMORY_PER_BYTE
+            try:
+                value = fut.result()
+            except BrokenProcessPool:
+                broken = True
+                continue
+            results.set(i, value)
+        top_up()
+
+
+def _stop(pool: ProcessPoolExecutor, grace: float = STOP_GRACE) -> None:
+    """Cancel what has not started and end the workers now (interrupt or error).
+
+    Each worker is asked to stop (SIGTERM: it finishes the output it is writing, if any);
+    one still running after ``grace`` seconds is killed. Never waits longer than that.
+    """
     # The executor keeps its workers in a private mapping; nothing public stops them.
     procs = list((getattr(pool, "_processes", None) or {}).values())
     pool.shutdown(wait=False, cancel_futures=True)
     for proc in procs:
         if proc.is_alive():
             proc.terminate()
+    deadline = time.monotonic() + grace
     for proc in procs:
-        proc.join(timeout=5)
+        proc.join(timeout=max(0.0, deadline - time.monotonic()))
+    for proc in procs:
+        if proc.is_alive():
+            proc.kill()
+            proc.join(timeout=grace)
 
 
 def _size(path: Path) -> int:
@@ -504,14 +588,25 @@ def _size(path: Path) -> int:
 class _Worker:
     work: Callable[[Path], Any] | None = None
     status: Any = None
+    #: Outputs written, per file (shared with the parent).
+    outputs: Any = None
     error: BaseException | None = None
+    #: The file being worked on (-1: waiting for one).
+    index = -1
 
 
 def _init_worker(
-    work: Callable[[Path], Any], warm: Callable[[], object] | None, status: Any
+    work: Callable[[Path], Any],
+    warm: Callable[[], object] | None,
+    status: Any,
+    outputs: Any = None,
 ) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _Worker.work, _Worker.status, _Worker.error = work, status, None
+    signal.signal(signal.SIGTERM, _worker_stop)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the parent decides, as for SIGINT
+    _Worker.work, _Worker.status, _Worker.outputs = work, status, outputs
+    _Worker.error, _Worker.index = None, -1
     if warm is not None:
         try:
             warm()
@@ -519,12 +614,25 @@ def _init_worker(
             _Worker.error = exc
 
 
+def _worker_stop(signum: int, frame: Any) -> None:
+    """SIGTERM in a worker: exit now, or (while an output is written) once it is whole."""
+    if _Worker.index < 0:
+        os._exit(128 + signum)  # between files: nothing to finish or clean up
+    on_signal(signum, frame)  # raises Interrupted in the work, or once the output is in place
+
+
 def _call(index: int, path: Path) -> Any:
     if _Worker.error is not None:
         raise _Worker.error
     assert _Worker.work is not None
     _Worker.status[index] = _STARTED
-    result = _Worker.work(path)
+    _Worker.index = index
+    try:
+        result = _Worker.work(path)
+    except Interrupted as exc:  # told to stop: temporary files are gone, outputs whole
+        os._exit(exc.exit_code)
+    finally:
+        _Worker.index = -1
     _Worker.status[index] = _DONE
     return result
 
@@ -586,12 +694,23 @@ def write_output(
     """
     shipment = _SHIPMENT.get()
     if shipment is None:
-        write_atomic(path, text, protect=protect)
+        with holding_signals():  # written and counted, or neither
+            write_atomic(path, text, protect=protect)
+            _count_output()
         return
     target = _on_client(path, shipment.cwd)
     if any(_on_client(p, shipment.cwd) == target for p in protect):
         raise UsageError(f"{path}: refusing to overwrite an input file")
     shipment.outputs.append((path, text))
+
+
+def _count_output() -> None:
+    if _Worker.outputs is not None and _Worker.index >= 0:
+        _Worker.outputs[_Worker.index] += 1
+        return
+    here = _OUTPUTS.get()
+    if here is not None:
+        here.count += 1
 
 
 def _on_client(path: Path, cwd: str) -> str:
@@ -695,7 +814,7 @@ class DaskExecutor:
         try:
             if not files:
                 return []
-            with self._connected(distributed) as client:
+            with results.counting(), self._connected(distributed) as client:
                 _DaskRun(self, client, distributed, work, files, crashed, warm, results).run()
             return results.values()
         finally:
@@ -898,7 +1017,9 @@ class _DaskRun(Generic[R]):
             return [batch]
         for index, value, outputs in values:
             for target, text in outputs:
-                write_atomic(target, text)  # checked against the inputs in the worker
+                with holding_signals():
+                    write_atomic(target, text)  # checked against the inputs in the worker
+                    _count_output()
             self.results.set(index, value)
         future.release()
         return []

@@ -18,10 +18,17 @@ from pathlib import Path
 
 from teikit.checks import id_findings
 from teikit.diagnostics import Diagnostic, FileResult, Severity, Summary
-from teikit.discovery import XML_SUFFIXES, changed_files, discover_files, normalise_suffixes
+from teikit.discovery import (
+    XML_SUFFIXES,
+    Discovery,
+    changed_files,
+    discover_files,
+    normalise_suffixes,
+)
 from teikit.engines import compile_schema
 from teikit.errors import SchemaError, UsageError
 from teikit.loading import Document, LoadOptions, display_name
+from teikit.output import Interrupted
 from teikit.parallel import Executor, Progress, load_input, map_files
 from teikit.schemas import (
     ResolveOptions,
@@ -43,6 +50,7 @@ __all__ = [
     "ValidateOptions",
     "check_document",
     "discover",
+    "find_inputs",
     "schemas_for",
     "validate",
     "validate_file",
@@ -104,6 +112,33 @@ def discover(
     are left out here; :func:`validate` reports them.
     """
     return list(discover_files(paths, suffixes).files)
+
+
+def find_inputs(
+    paths: Iterable[str | os.PathLike[str]],
+    suffixes: Sequence[str] = XML_SUFFIXES,
+    *,
+    gitignore: bool = True,
+) -> Discovery:
+    """The files a run works on, and what could not be looked at (see :mod:`teikit.discovery`).
+
+    The project's ``ignore`` patterns apply to the files a walk or a glob found, never to
+    a file named as it is. Nothing here follows a symbolic link loop into an error: such
+    a file is kept, and loading it says what it is.
+    """
+    paths = list(paths)
+    found = discover_files(paths, suffixes, gitignore=gitignore)
+    named = {os.path.realpath(p) for p in paths if os.path.lexists(p) and not Path(p).is_dir()}
+    files = [f for f in found.files if os.path.realpath(f) in named or not _configured_out(f)]
+    return Discovery(tuple(files), found.problems)
+
+
+def _configured_out(path: Path) -> bool:
+    """Whether the configuration of ``path``'s project ignores it."""
+    try:
+        return is_ignored(path, find_config(path))
+    except (OSError, RuntimeError):  # RuntimeError: a symbolic link loop (Python 3.11, 3.12)
+        return False
 
 
 def schemas_for(doc: Document, options: ValidateOptions) -> list[SchemaRef]:
@@ -292,11 +327,8 @@ def validate(
     if options.changed_since is not None:
         files = changed_files(options.changed_since, paths, suffixes)
     else:
-        found = discover_files(paths, suffixes, gitignore=options.gitignore)
+        found = find_inputs(paths, suffixes, gitignore=options.gitignore)
         files, problems = list(found.files), found.problems
-        named = {Path(p).resolve() for p in paths if Path(p).is_file()}
-        # the project's ignore patterns apply to what teikit found, not to named files
-        files = [f for f in files if f.resolve() in named or not is_ignored(f, find_config(f))]
         if not files and not problems:
             raise UsageError("no XML files found in the given paths")
     for schema in options.schemas:
@@ -308,7 +340,30 @@ def validate(
         prepare_ref(ref, options.resolve or default_options())
     # What workers get: the options without where and how the run itself is done.
     work_options = replace(options, executor=None, progress=None)
-    checked = (
+    try:
+        checked = _check_all(files, options, work_options)
+    except Interrupted as exc:  # nothing is written: say how many files were checked
+        raise exc.with_counts(done=exc.done, total=exc.total, written=None) from exc
+    links: dict[str, list[Diagnostic]] = {}
+    if options.xref:
+        links = check_links(
+            [c.refs for c in checked if c.refs is not None],
+            unparsed=[f for f, c in zip(files, checked, strict=True) if not c.parsed],
+            load_options=options.load,
+        )
+    results = [
+        _kept(c.result, links.get(c.refs.path, []) if c.refs else [], options) for c in checked
+    ]
+    # Dangling links and unreadable folders: a result of their own, after the files.
+    results.extend(FileResult(d.file, (d,)) for d in problems if d.severity >= options.min_severity)
+    return Run(tuple(results), Summary.of(results, time.perf_counter() - started))
+
+
+def _check_all(
+    files: list[Path], options: ValidateOptions, work_options: ValidateOptions
+) -> list[_Checked]:
+    """Every file checked, where ``options`` says, in input order."""
+    return (
         map_files(
             functools.partial(_check, options=work_options),
             files,
@@ -328,16 +383,3 @@ def validate(
         if files
         else []
     )
-    links: dict[str, list[Diagnostic]] = {}
-    if options.xref:
-        links = check_links(
-            [c.refs for c in checked if c.refs is not None],
-            unparsed=[f for f, c in zip(files, checked, strict=True) if not c.parsed],
-            load_options=options.load,
-        )
-    results = [
-        _kept(c.result, links.get(c.refs.path, []) if c.refs else [], options) for c in checked
-    ]
-    # Dangling links and unreadable folders: a result of their own, after the files.
-    results.extend(FileResult(d.file, (d,)) for d in problems if d.severity >= options.min_severity)
-    return Run(tuple(results), Summary.of(results, time.perf_counter() - started))

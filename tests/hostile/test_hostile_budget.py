@@ -24,6 +24,7 @@ import pytest
 from hostile_cases import Case, cases
 from hostile_support import Corpus, load_options, unreadable
 from lxml import etree
+from xss_cases import CASES as XSS_CASES
 
 from teikit.convert import FORMATS, convert_document
 from teikit.document import TeiDocument
@@ -120,6 +121,9 @@ def test_report_figures(baseline_mb: float) -> None:
     worst_mem = max(FIGURES.items(), key=lambda kv: kv[1]["rss_mb"])
     summary = {
         "cases": len(FIGURES),
+        "manifest_cases": len(cases()),
+        "xss_documents": len(XSS_CASES),
+        "deep_tree_shapes": len(DEEP_CASES),
         "baseline_rss_mb": round(baseline_mb, 1),
         "worst_seconds": {"case": worst_time[0], "seconds": worst_time[1]["seconds"]},
         "worst_rss_mb": {"case": worst_mem[0], "rss_mb": worst_mem[1]["rss_mb"]},
@@ -129,8 +133,10 @@ def test_report_figures(baseline_mb: float) -> None:
     if target:
         Path(target).write_text(json.dumps(summary, indent=2) + "\n", "utf-8")
     print(
-        f"\n{len(FIGURES)} hostile cases: worst time {worst_time[1]['seconds']:.2f} s "
-        f"({worst_time[0]}), worst memory +{worst_mem[1]['rss_mb']:.0f} MB ({worst_mem[0]})",
+        f"\n{len(FIGURES)} hostile cases of {len(cases())} in the manifest (the FIFO is not "
+        f"timed), {len(XSS_CASES)} XSS documents, {len(DEEP_CASES)} deep-tree shapes: "
+        f"worst time {worst_time[1]['seconds']:.2f} s ({worst_time[0]}), worst memory "
+        f"+{worst_mem[1]['rss_mb']:.0f} MB above {baseline_mb:.0f} MB ({worst_mem[0]})",
         file=sys.stderr,
     )
 

@@ -3,9 +3,9 @@ never a traceback, and the other files of the run still processed.
 
 ``validate``, ``info`` and ``build`` run once over the whole folder (``python -m teikit`` in
 a subprocess); ``convert`` runs for every case in-process (through ``teikit.cli.main``,
-exit code and streams as a shell sees them) and, for one case of each group, in a
-subprocess too. Cases whose manifest entry changes a limit are left out where the CLI runs
-with its defaults. The unreadable file is made unreadable in the child process (tests run
+exit code and streams as a shell sees them), a case whose manifest entry changes a limit
+with the flags that change it (``--max-depth``...), and, for one case of each group, in a
+subprocess too. The unreadable file is made unreadable in the child process (tests run
 as root, which reads a ``chmod 000`` file).
 """
 
@@ -28,6 +28,7 @@ from hostile_support import (
 )
 
 from teikit.cli import main
+from teikit.loading import HARD_MAX_DEPTH, HARD_MAX_TEXT
 
 corpus = hostile_support.corpus
 server = hostile_support.server
@@ -35,6 +36,24 @@ server = hostile_support.server
 #: What the CLI sees with its default limits: cases that do not change a limit.
 CLI_CASES = [c for c in cases() if c.cli and not c.options and c.make != "fifo"]
 WALKED = [c for c in CLI_CASES if c.walked]
+#: Every case the command line can be pointed at, limits changed by flags where needed.
+FLAGGED_CASES = [c for c in cases() if c.cli and c.make != "fifo"]
+
+
+def limit_flags(options: dict[str, object]) -> list[str]:
+    """The command-line flags that give a manifest entry's ``LoadOptions``."""
+    flags: list[str] = []
+    for name, value in options.items():
+        if name == "huge_tree":  # the same as both ceilings
+            assert value is True
+            flags += ["--max-depth", str(HARD_MAX_DEPTH), "--max-text", str(HARD_MAX_TEXT)]
+        elif name == "xinclude":
+            assert value is True
+            flags.append("--xinclude")
+        else:
+            assert name in ("max_bytes", "max_depth", "max_text", "max_elements"), name
+            flags += ["--" + name.replace("_", "-"), str(value)]
+    return flags
 
 
 def _unreadable(corpus: Corpus) -> tuple[Path, ...]:
@@ -131,35 +150,23 @@ def _digests(folder: Path) -> dict[str, int]:
     return out
 
 
-#: What the command line still gets wrong (the fixes belong to cli.py and runner.py).
-NEEDS_CLI_FIX = {
-    "symlink-loop": "runner.validate calls Path.resolve() on a symlink loop (RuntimeError)",
-    "directory": "convert treats a folder argument as a folder to walk: exit 2, not 1",
-}
-
-
-def _marked(ids: dict[str, str], selected: list[Case]) -> list[object]:
-    return [
-        pytest.param(c, id=c.id, marks=pytest.mark.xfail(strict=True, reason=ids[c.id]))
-        if c.id in ids
-        else pytest.param(c, id=c.id)
-        for c in selected
-    ]
-
-
-@pytest.mark.parametrize("case", _marked(NEEDS_CLI_FIX, CLI_CASES))
+@pytest.mark.parametrize("case", FLAGGED_CASES, ids=lambda c: c.id)
 def test_convert_in_process(
     corpus: Corpus, case: Case, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
+    """Each case converted with -o: a folder named like a file is walked (and holds no
+    XML), everything else is one file; an error names the file and exits 1."""
     path = corpus.path(case)
+    flags = limit_flags(case.options)
     for fmt in ("text",) if case.heavy else ("text", "html", "markdown", "json"):
         target = tmp_path / f"out.{fmt}"
+        argv = ["convert", str(path), "--to", fmt, "-o", str(target), *flags]
         with pytest.raises(SystemExit) as exit_info:
             if case.make == "unreadable":
                 with unreadable(path):
-                    main(["convert", str(path), "--to", fmt, "-o", str(target)])
+                    main(argv)
             else:
-                main(["convert", str(path), "--to", fmt, "-o", str(target)])
+                main(argv)
         captured = capsys.readouterr()
         assert_no_traceback(captured.out, captured.err)
         assert_no_secret(captured.out, captured.err)
@@ -189,15 +196,29 @@ def test_convert_subprocess(corpus: Corpus, case_id: str) -> None:
     assert_no_secret(proc.stdout, proc.stderr)
 
 
-@pytest.mark.xfail(strict=True, reason="convert picks folder mode for a FIFO argument")
 def test_a_fifo_never_blocks_the_cli(tmp_path: Path) -> None:
+    """Named on the command line, a FIFO is refused without being opened: every command
+    names it and exits 1 (the human report does not open it to show a source line)."""
     fifo = tmp_path / "pipe.xml"
     os.mkfifo(fifo)
-    for command in (("convert", fifo, "--to", "text"), ("validate", fifo), ("info", fifo)):
+    commands: list[tuple[str | Path, ...]] = [
+        ("convert", fifo, "--to", "text"),
+        ("convert", fifo, "--to", "text", "-o", tmp_path / "out.txt"),
+        ("validate", fifo),
+        ("validate", fifo, "--format", "human"),
+        ("info", fifo),
+        ("build", fifo, "-o", tmp_path / "out"),
+        ("split", fifo, "-o", tmp_path / "split"),
+    ]
+    for command in commands:
         proc = run_cli(*command, timeout=60)
-        assert proc.returncode in (1, 2), proc.stderr
-        assert fifo.name in proc.stdout + proc.stderr
+        assert proc.returncode == 1, (command, proc.stderr)
+        assert fifo.name in proc.stdout + proc.stderr, command
+        assert "io.not-a-file" in proc.stdout + proc.stderr or "not a regular file" in (
+            proc.stdout + proc.stderr
+        )
         assert_no_traceback(proc.stdout, proc.stderr)
+    assert not (tmp_path / "out.txt").exists()
 
 
 def test_symlink_loop_in_a_walked_folder(tmp_path: Path) -> None:
@@ -218,42 +239,70 @@ def test_symlink_loop_in_a_walked_folder(tmp_path: Path) -> None:
         proc = run_cli(*command, timeout=60)
         assert_no_traceback(proc.stdout, proc.stderr)
         assert proc.returncode in (0, 1), proc.stderr
-        if command[0] != "build":  # build leaves links that lead nowhere out silently
-            assert "self.xml" in proc.stdout + proc.stderr  # the file loop, reported
+        assert "self.xml" in proc.stdout + proc.stderr  # the file loop, reported
     assert (tmp_path / "o" / "sub" / "letter.txt").is_file()  # and the letter, built
 
 
-ODD_NEEDS_FIX = (
-    "convert picks folder mode for an argument that is not a regular file "
-    "('converting several files needs -o'), and runner resolves symlink loops"
-)
-
-
-@pytest.mark.parametrize(
-    "case_id",
-    [
-        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=ODD_NEEDS_FIX))
-        for name in ("dangling-symlink", "symlink-loop", "directory")
-    ],
-)
+@pytest.mark.parametrize("case_id", ["dangling-symlink", "symlink-loop", "directory"])
 def test_odd_paths_named_on_the_command_line(corpus: Corpus, case_id: str, tmp_path: Path) -> None:
-    """Named as arguments (not found by a walk), each is an error that names it."""
+    """Named as arguments (not found by a walk), each is an error that names it, exit 1.
+
+    A folder is walked (it may hold XML); this one holds none, which is an error of its
+    own (``io.no-files``). Converting a folder without -o is a usage error (exit 2)
+    that names it too.
+    """
     (case,) = [c for c in cases() if c.id == case_id]
     path = corpus.path(case)
     commands: list[tuple[str | Path, ...]] = [
         ("validate", path),
+        ("validate", path, "--format", "json"),
         ("convert", path, "--to", "text"),
+        ("convert", path, "--to", "text", "-o", tmp_path / "converted"),
         ("info", path),
         ("build", path, "-o", tmp_path / "out"),
+        ("split", path, "-o", tmp_path / "split"),
     ]
     for command in commands:
         proc = run_cli(*command, timeout=60)
+        output = proc.stdout + proc.stderr
         assert_no_traceback(proc.stdout, proc.stderr)
-        assert proc.returncode in (1, 2), (command, proc.returncode, proc.stderr)
-        if case.make == "directory":  # a folder argument is walked: it holds no XML
-            assert "no XML files" in proc.stderr
-        else:
-            assert case.file_name in proc.stdout + proc.stderr, (command, proc.stdout, proc.stderr)
+        assert case.file_name in output, (command, output)
+        if case.make == "directory" and command[0] == "convert" and "-o" not in command:
+            assert proc.returncode == 2, (command, output)
+            assert "needs -o" in output
+            continue
+        assert proc.returncode == 1, (command, proc.returncode, output)
+        if case.make == "directory" and command[0] != "split":
+            assert "no XML files" in output and "io.no-files" in output, (command, output)
+        elif case.make != "directory":
+            assert "io.dangling-symlink" in output or "leads nowhere" in output, (command, output)
+    assert not (tmp_path / "converted").exists()
+
+
+@pytest.mark.parametrize("case_id", ["dangling-symlink", "symlink-loop", "directory", "binary"])
+def test_odd_paths_do_not_stop_the_other_files(
+    corpus: Corpus, case_id: str, tmp_path: Path
+) -> None:
+    """Named beside a good file: the odd one is reported by name, the good one done."""
+    (case,) = [c for c in cases() if c.id == case_id]
+    path, good = corpus.path(case), corpus.good
+    proc = run_cli("validate", path, good, "--format", "json")
+    assert proc.returncode == 1, proc.stderr
+    by_name = {Path(f["path"]).name: f for f in json.loads(proc.stdout)["files"]}
+    assert by_name["good.xml"]["valid"] is True
+    assert not by_name[case.file_name]["valid"]
+    for command in ("convert", "build"):
+        out = tmp_path / command
+        args: tuple[str | Path, ...] = ("--to", "text") if command == "convert" else ()
+        proc = run_cli(command, path, good, *args, "-o", out)
+        assert proc.returncode == 1, (command, proc.stderr)
+        assert case.file_name in proc.stdout + proc.stderr
+        assert (out / "good.txt").is_file(), command
+        assert_no_traceback(proc.stdout, proc.stderr)
+    proc = run_cli("info", path, good, "--format", "json")
+    assert proc.returncode == 1
+    kinds = {Path(f["path"]).name: f["kind"] for f in json.loads(proc.stdout)}
+    assert kinds["good.xml"] == "tei" and kinds[case.file_name] == "unreadable"
 
 
 def test_output_never_overwrites_an_input(corpus: Corpus, tmp_path: Path) -> None:

@@ -23,9 +23,14 @@ _GUTTER_WIDTH = 6
 
 
 def _source_line(path: str, line: int, cache: dict[str, list[str] | None]) -> str | None:
+    if line <= 0:
+        return None  # a finding about the file as a whole: nothing to show (or to open)
     if path not in cache:
         try:
-            cache[path] = Path(path).read_text("utf-8", errors="replace").splitlines()
+            # Never open what is not a regular file: reading a FIFO blocks forever.
+            source = Path(path)
+            text = source.read_text("utf-8", errors="replace") if source.is_file() else None
+            cache[path] = text.splitlines() if text is not None else None
         except OSError:
             cache[path] = None
     lines = cache[path]
