@@ -187,3 +187,28 @@ def test_entities_and_info_cli() -> None:
     assert (
         "a TEI P5 document" in proc.stdout and "not TEI: the root element is <event>" in proc.stdout
     )
+
+
+def test_entities_names_the_files_it_could_not_read(tmp_path: Path) -> None:
+    """The register of the readable files is written; each file left out is named on
+    standard error with why, and the exit status says the register is incomplete."""
+    (tmp_path / "letter.xml").write_bytes(LETTER.read_bytes())
+    (tmp_path / "broken.xml").write_text('<TEI xmlns="http://www.tei-c.org/ns/1.0"><text>')
+    (tmp_path / "gone.xml").symlink_to(tmp_path / "nowhere.xml")
+    proc = subprocess.run(
+        [sys.executable, "-m", "teikit", "entities", str(tmp_path), "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "pers.rusk" in {r["id"] for r in json.loads(proc.stdout)["entities"]}
+    assert "broken.xml:1:" in proc.stderr and "[xml.syntax]" in proc.stderr
+    assert "gone.xml" in proc.stderr and "Traceback" not in proc.stderr
+
+    from teikit.entities import register
+
+    found = register([tmp_path])
+    assert not found.complete
+    assert {Path(d.file).name for d in found.problems} == {"broken.xml", "gone.xml"}
+    assert found.records == entities([tmp_path])

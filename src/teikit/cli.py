@@ -24,7 +24,7 @@ from teikit.convert import FORMATS, CmifOptions, ConvertOptions, convert
 from teikit.convert.rules import RenderRules
 from teikit.diagnostics import Severity
 from teikit.discovery import names_one_file
-from teikit.entities import entities
+from teikit.entities import register
 from teikit.entities import to_csv as entities_csv
 from teikit.entities import to_json as entities_json
 from teikit.errors import InputError, TeikitError, UsageError
@@ -482,13 +482,19 @@ def entities_cmd(
     Each entry (from standOff, the header, persons lists, register files) comes with its
     authority URIs, how often and where it is mentioned; names that point at no entry
     follow, grouped by their text, as candidates for the register.
+
+    A file that cannot be read is reported on standard error and left out; the register
+    of the others is still written, and the exit status is 1.
     """
-    records = entities(paths, _load_options(flags), unlinked=not linked_only)
-    text = entities_csv(records) if fmt == "csv" else entities_json(records)
+    found = register(paths, _load_options(flags), unlinked=not linked_only)
+    text = entities_csv(found.records) if fmt == "csv" else entities_json(found.records)
     if output is None:
         sys.stdout.write(text)
     else:
         write_atomic(output, text, protect=tuple(paths))
+    if found.problems:
+        REPORTERS["human"](found.run, sys.stderr, False)
+    sys.exit(EXIT_OK if found.complete else EXIT_FINDINGS)
 
 
 @cli.command("split")

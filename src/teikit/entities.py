@@ -12,14 +12,16 @@ import csv
 import io
 import json
 import os
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from lxml import etree
 
+from teikit.diagnostics import Diagnostic, FileResult, Severity, Summary
 from teikit.document import NAME_KINDS, Entry, TeiDocument, normalise_space
-from teikit.loading import LoadOptions, load
-from teikit.runner import discover
+from teikit.loading import LoadOptions, display_name, load
+from teikit.runner import Run, find_inputs
 from teikit.xmlutil import TEI_NS, tei
 
 #: Elements counted as mentions, and the kind a name element implies.
@@ -62,16 +64,65 @@ class EntityRecord:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Register:
+    """The entities of a corpus, and why any file could not be read for them.
+
+    A register built from some of the files is still useful, so a file that cannot be
+    read does not stop the others; ``problems`` says which ones are missing from it.
+    """
+
+    records: list[EntityRecord]
+    #: one per file looked at (and per folder that could not be), with what went wrong
+    results: tuple[FileResult, ...] = ()
+    seconds: float = 0.0
+
+    @property
+    def problems(self) -> tuple[Diagnostic, ...]:
+        return tuple(d for r in self.results for d in r.diagnostics)
+
+    @property
+    def complete(self) -> bool:
+        return not any(r.failed() for r in self.results)
+
+    @property
+    def run(self) -> Run:
+        """As a validation run, for the reporters."""
+        return Run(self.results, Summary.of(self.results, self.seconds))
+
+
 def entities(
     paths: Iterable[str | os.PathLike[str]],
     options: LoadOptions | None = None,
     unlinked: bool = True,
 ) -> list[EntityRecord]:
-    """Entities of every TEI file under ``paths``, sorted by kind then name."""
+    """Entities of every TEI file under ``paths``, sorted by kind then name.
+
+    Files that cannot be read are left out; :func:`register` says which.
+    """
+    return register(paths, options, unlinked).records
+
+
+def register(
+    paths: Iterable[str | os.PathLike[str]],
+    options: LoadOptions | None = None,
+    unlinked: bool = True,
+) -> Register:
+    """:func:`entities`, with a diagnostic for every file or folder that could not be read.
+
+    Files that are XML but not TEI hold no entries and are passed over without a word.
+    """
+    start = time.perf_counter()
     records: dict[tuple[str, str], EntityRecord] = {}
     loose: dict[tuple[str, str], EntityRecord] = {}
-    for path in discover(paths):
+    inputs = find_inputs(paths)
+    results = [FileResult(d.file, (d,)) for d in inputs.problems]
+    for path in inputs.files:
         loaded = load(path, options or LoadOptions())
+        shown = loaded.document.display if loaded.document is not None else display_name(path)
+        results.append(
+            FileResult(shown, tuple(d for d in loaded.diagnostics if d.severity >= Severity.ERROR))
+        )
         if loaded.document is None or not str(loaded.document.root.tag).startswith(f"{{{TEI_NS}}}"):
             continue
         doc = TeiDocument(loaded.document)
@@ -97,7 +148,7 @@ def entities(
                 loose[key].occurrences.append(where)
     ordered = sorted(records.values(), key=lambda r: (KINDS.index(r.kind), r.sort_key))
     ordered += sorted(loose.values(), key=lambda r: (r.kind, r.sort_key))
-    return ordered
+    return Register(ordered, tuple(results), time.perf_counter() - start)
 
 
 def _record(records: dict[tuple[str, str], EntityRecord], entry: Entry, file: str) -> EntityRecord:

@@ -30,7 +30,7 @@ from lxml import etree
 import teikit
 from teikit.convert import FORMATS, ConvertOptions, convert_document
 from teikit.document import TeiDocument
-from teikit.entities import entities
+from teikit.entities import register
 from teikit.errors import InputError, UsageError
 from teikit.info import info
 from teikit.loading import LoadOptions, load, parse_bytes
@@ -120,7 +120,8 @@ def test_info_entities_and_split(corpus: Corpus, case: Case, tmp_path: Path) -> 
     guard = unreadable(path) if case.make == "unreadable" else contextlib.nullcontext()
     with guard:
         (described,) = info([path], options) if case.walked or case.loads else [None]
-        found = entities([path], options) if case.walked else []
+        register_ = register([path], options) if case.walked else None
+        found = register_.records if register_ is not None else []
         written: tuple[Path, ...] = ()
         try:
             written = split(path, tmp_path / "split", load_options=options).written
@@ -131,6 +132,10 @@ def test_info_entities_and_split(corpus: Corpus, case: Case, tmp_path: Path) -> 
         if not case.loads:
             assert described.kind == "unreadable"
             assert set(case.codes) <= {d.code for d in described.diagnostics}
+    if register_ is not None and not case.loads:
+        # a file entities cannot read is named, with why, never silently left out
+        assert not register_.complete
+        assert any(case.file_name in d.file for d in register_.problems)
     for record in found:
         assert TOKEN not in record.name
     assert not written
