@@ -83,3 +83,21 @@ def test_a_comment_in_a_title_is_not_part_of_it() -> None:
     )
     assert loaded.document is not None
     assert TeiDocument(loaded.document).title == "Memorandum to McNamara, 1965"
+
+
+def test_register_files_are_read_under_the_documents_limits() -> None:
+    """A file a pointer leads into is read with the limits the document was read with:
+    lowering a limit bounds the register too, and the register is refused when it
+    breaks it (it was read with the defaults whatever the user asked)."""
+    from teikit.loading import LoadOptions
+
+    register = FIXTURES / "document" / "register" / "persons.xml"
+    depth = max(len(list(el.iterancestors())) for el in _doc(register).root.iter()) + 1
+    letter = FIXTURES / "document" / "letter.xml"
+    assert max(len(list(el.iterancestors())) for el in _doc(letter).root.iter()) + 1 < depth
+
+    loaded = load(letter, LoadOptions(max_depth=depth - 1))
+    assert loaded.document is not None
+    strict = TeiDocument(loaded.document)
+    assert strict.locate("register/persons.xml#p1").kind == "unresolved"
+    assert _doc(letter).locate("register/persons.xml#p1").kind == "file"

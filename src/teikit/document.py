@@ -14,7 +14,7 @@ from urllib.parse import unquote
 
 from lxml import etree
 
-from teikit.loading import Document
+from teikit.loading import Document, LoadOptions, load
 from teikit.xmlutil import TEI_NS, XML_ID, XML_LANG, tei
 
 #: Entry element -> the kind of entity it describes.
@@ -143,7 +143,8 @@ class TeiDocument:
     @cached_property
     def registry(self) -> Registry:
         """Other files this document points into (shared with documents opened from it)."""
-        return Registry({self.source.path.resolve(): self}, self.source.path.resolve().parent)
+        here = self.source.path.resolve()
+        return Registry({here: self}, here.parent, self.source.options)
 
     @property
     def language(self) -> str | None:
@@ -248,9 +249,13 @@ class Registry:
     directory) are read, so a pointer cannot make teikit read arbitrary files.
     """
 
-    def __init__(self, opened: dict[Path, TeiDocument], root: Path) -> None:
+    def __init__(
+        self, opened: dict[Path, TeiDocument], root: Path, options: LoadOptions | None = None
+    ) -> None:
         self._opened: dict[Path, TeiDocument | None] = dict(opened)
         self._roots = (root, Path.cwd().resolve())
+        #: the limits the first document was read under apply to every file it points into
+        self._options = options or LoadOptions()
 
     def documents(self) -> list[TeiDocument]:
         """The documents opened so far (in the order they were opened)."""
@@ -267,9 +272,7 @@ class Registry:
         allowed = any(real.is_relative_to(r) for r in self._roots)
         doc: TeiDocument | None = None
         if allowed and real.is_file():
-            from teikit.loading import load
-
-            loaded = load(real)
+            loaded = load(real, self._options)
             if loaded.document is not None:
                 doc = TeiDocument(loaded.document)
                 doc.__dict__["registry"] = self  # share: each file parsed once

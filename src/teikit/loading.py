@@ -93,6 +93,10 @@ class LoadOptions:
         return self.depth_limit > _LIBXML_DEPTH or self.text_limit > _LIBXML_TEXT
 
 
+#: What ``load`` uses when given no options.
+DEFAULT_OPTIONS = LoadOptions()
+
+
 @dataclass(slots=True)
 class Document:
     """A parsed file: the tree plus the name diagnostics should carry."""
@@ -100,6 +104,8 @@ class Document:
     path: Path
     display: str
     tree: etree._ElementTree
+    #: The limits it was read under: files it points into are read under the same ones.
+    options: LoadOptions = DEFAULT_OPTIONS
 
     @property
     def root(self) -> etree._Element:
@@ -483,7 +489,8 @@ def parse_bytes(
         too_big = _limits_exceeded(tree, options, shown)
         if too_big:
             return LoadResult(None, too_big)
-    return LoadResult(Document(path=path, display=shown, tree=tree), tuple(findings))
+    document = Document(path=path, display=shown, tree=tree, options=options)
+    return LoadResult(document, tuple(findings))
 
 
 def _feed_counting(parser: etree.XMLPullParser, data: bytes, limit: int) -> int | None:
