@@ -147,19 +147,27 @@ if sys.argv[1] == "saxon":
     import saxonche
 from teikit.parallel import choose_context
 shared = []
-print(choose_context(lambda: shared.append(1)).get_start_method(), shared)
+share = None if sys.argv[2] == "none" else lambda: shared.append(1)
+print(choose_context(share).get_start_method(), shared)
 """
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork is used on Linux only")
 @pytest.mark.parametrize(
-    ("loaded", "expected"), [("nothing", "fork [1]"), ("saxon", "forkserver []")]
+    ("loaded", "share", "expected"),
+    [
+        ("nothing", "schemas", "fork [1]"),
+        # nothing to share still forks: the workers start with teikit imported
+        ("nothing", "none", "fork []"),
+        ("saxon", "schemas", "forkserver []"),
+        ("saxon", "none", "forkserver []"),
+    ],
 )
 def test_a_clean_process_forks_after_sharing_its_compiled_schemas(
-    loaded: str, expected: str
+    loaded: str, share: str, expected: str
 ) -> None:
     proc = subprocess.run(
-        [sys.executable, "-c", CHOOSE, loaded], capture_output=True, text=True, check=True
+        [sys.executable, "-c", CHOOSE, loaded, share], capture_output=True, text=True, check=True
     )
     assert proc.stdout.strip() == expected
 
