@@ -545,14 +545,31 @@ class _Renderer:
         """Put ``node`` under ``parent`` or where HTML lets it stand; True if it split a p."""
         ptag = parent.tag
         tag = node.tag
-        if ptag not in _STRUCTURED and not (ptag in _PHRASING_ONLY and tag not in _PHRASING):
-            # the common case: phrasing in phrasing, a block in a block
-            if tag in _CONTAINED:
-                _fit_contained(node, ptag)
-            elif (tag == "a" or len(node)) and _inside_link(parent) is not None:
-                _unlink(node)
-            parent.append(node)
-            return False
+        if ptag in _STRUCTURED:
+            return self.attach_structured(parent, node)
+        if ptag in _PHRASING_ONLY and tag not in _PHRASING:
+            grand = parent.getparent()
+            if ptag == "p" and grand is not None and _tag_of(grand) not in _PHRASING_ONLY:
+                # A list, table, quotation... ends the paragraph; it resumes afterwards.
+                _beside(parent, node, before=False)
+                empty = _last(parent) is None and not (parent.text or "").strip()
+                if empty and not parent.get("id"):
+                    grand.remove(parent)
+                return True
+            _downgrade(node)
+            self.downgraded.add(node)
+            _append_text(parent, " ")
+        elif tag in _CONTAINED:
+            _fit_contained(node, ptag)
+        elif (tag == "a" or len(node)) and _inside_link(parent) is not None:
+            _unlink(node)
+        parent.append(node)
+        return False
+
+    def attach_structured(self, parent: etree._Element, node: etree._Element) -> bool:
+        """:meth:`attach` under a list, table or row: items, terms, rows and cells only."""
+        ptag = parent.tag
+        tag = node.tag
         # The last child, found from the end: len() and [-1] count every child in lxml,
         # which made long paragraphs and lists quadratic.
         last = _last(parent)
@@ -591,29 +608,12 @@ class _Renderer:
             else:
                 _beside(parent, node, before=True)
             return False
-        if ptag == "tr":
-            if tag in ("td", "th"):
-                parent.append(node)
-            else:
-                cell = last if last is not None else etree.SubElement(parent, "td")
-                self.attach(cell, node)
-            return False
-        if ptag in _PHRASING_ONLY and tag not in _PHRASING:
-            grand = parent.getparent()
-            if ptag == "p" and grand is not None and _tag_of(grand) not in _PHRASING_ONLY:
-                # A list, table, quotation... ends the paragraph; it resumes afterwards.
-                _beside(parent, node, before=False)
-                if last is None and not (parent.text or "").strip() and not parent.get("id"):
-                    grand.remove(parent)
-                return True
-            _downgrade(node)
-            self.downgraded.add(node)
-            _append_text(parent, " ")
-        elif tag in _CONTAINED:
-            _fit_contained(node, ptag)
-        elif (tag == "a" or len(node)) and _inside_link(parent) is not None:
-            _unlink(node)
-        parent.append(node)
+        # a row
+        if tag in ("td", "th"):
+            parent.append(node)
+        else:
+            cell = last if last is not None else etree.SubElement(parent, "td")
+            self.attach(cell, node)
         return False
 
     def add_text(self, node: etree._Element, text: str) -> None:
