@@ -30,6 +30,7 @@ import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 from urllib.parse import unquote, urljoin, urlsplit
 
 from lxml import etree
@@ -226,50 +227,62 @@ def _includes(tree: etree._ElementTree) -> list[tuple[etree._Element, str]]:
 # --- parsers ------------------------------------------------------------------------------
 
 
+#: What every parser teikit makes is set to (see :func:`make_parser` for why).
+_SAFE_SETTINGS: dict[str, Any] = {
+    "resolve_entities": "internal",
+    "no_network": True,
+    "load_dtd": False,
+    "dtd_validation": False,
+    "attribute_defaults": False,
+    "remove_blank_text": False,
+    "remove_comments": False,
+    "remove_pis": False,
+    "strip_cdata": True,
+    "collect_ids": False,
+}
+
+
+#: What a pull parser can report.
+PullEvent = Literal["start", "end", "comment", "pi"]
+
+
 def _parser(options: LoadOptions, gate: _Gate | None) -> etree.XMLParser:
-    parser = etree.XMLParser(
-        resolve_entities="internal",
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        attribute_defaults=False,
-        huge_tree=options.libxml_huge,
-        remove_blank_text=False,
-        remove_comments=False,
-        remove_pis=False,
-        strip_cdata=True,
-        collect_ids=False,
-    )
+    parser: etree.XMLParser = etree.XMLParser(huge_tree=options.libxml_huge, **_SAFE_SETTINGS)
     if gate is not None:
         parser.resolvers.add(gate)
     return parser
 
 
-def _pull_parser(
-    options: LoadOptions, gate: _Gate, base_url: str | None, encoding: str | None = None
+def pull_parser(
+    events: tuple[PullEvent, ...],
+    *,
+    huge_tree: bool,
+    base_url: str | None = None,
+    encoding: str | None = None,
+    gate: _Gate | None = None,
 ) -> etree.XMLPullParser:
-    """The same parser, fed in chunks and reporting each element as it starts.
+    """The safe parser, fed in chunks, reporting ``events``; every request for an
+    external resource gets nothing (``gate``, when given, records them).
 
     libxml2's push parser does not detect UTF-32 by itself: ``encoding`` says it.
     """
     parser = etree.XMLPullParser(
-        events=("start",),
+        events=events,
         base_url=base_url,
         encoding=encoding,
-        resolve_entities="internal",
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        attribute_defaults=False,
-        huge_tree=options.libxml_huge,
-        remove_blank_text=False,
-        remove_comments=False,
-        remove_pis=False,
-        strip_cdata=True,
-        collect_ids=False,
+        huge_tree=huge_tree,
+        **_SAFE_SETTINGS,
     )
-    parser.resolvers.add(gate)
+    parser.resolvers.add(gate if gate is not None else _Gate())
     return parser
+
+
+def base_url_of(path: Path) -> str | None:
+    """The file's URL, against which its relative references resolve (None if unknown)."""
+    try:
+        return path.resolve().as_uri()
+    except (OSError, RuntimeError, ValueError):
+        return None
 
 
 def make_parser(
@@ -425,10 +438,7 @@ def parse_bytes(
             "io.too-large",
             f"document is {len(data):,} bytes, above the limit of {options.max_bytes:,}",
         )
-    try:
-        base_url = path.resolve().as_uri()
-    except (OSError, RuntimeError, ValueError):
-        base_url = None
+    base_url = base_url_of(path)
     gate = _Gate()
     # Fast path: without entities, an element takes at least four characters and one '<'
     # that is not '</', so a short file, or one with fewer of those than the limit, has
@@ -438,7 +448,13 @@ def parse_bytes(
     )
     counting = not bounded or any(mark in data for mark in _ENTITY_MARKS)
     parser = (
-        _pull_parser(options, gate, base_url, "UTF-32" if data.startswith(_UTF32_BOMS) else None)
+        pull_parser(
+            ("start",),
+            huge_tree=options.libxml_huge,
+            base_url=base_url,
+            encoding="UTF-32" if data.startswith(_UTF32_BOMS) else None,
+            gate=gate,
+        )
         if counting
         else _parser(options, gate)
     )

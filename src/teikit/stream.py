@@ -53,7 +53,7 @@ from teikit.convert.text import (
 from teikit.convert.walk import walk
 from teikit.document import TeiDocument
 from teikit.errors import InputError
-from teikit.loading import Document, LoadOptions, display_name
+from teikit.loading import Document, LoadOptions, base_url_of, display_name, pull_parser
 from teikit.loading import load as load_file
 from teikit.xmlutil import tei
 
@@ -146,38 +146,11 @@ def _markup_entities(root: etree._Element) -> bool:
     )
 
 
-class _Refuse(etree.Resolver):
-    """Every external DTD or entity gets an empty answer: nothing is opened or fetched."""
-
-    def resolve(  # type: ignore[override]
-        self, system_url: str | None, public_id: str | None, context: object
-    ) -> object:
-        return self.resolve_string("", context)
-
-
 def _pull_parser(options: LoadOptions, path: Path) -> etree.XMLPullParser:
     """The settings of :func:`teikit.loading.make_parser`, fed in chunks."""
-    try:
-        base_url: str | None = path.resolve().as_uri()
-    except (OSError, RuntimeError, ValueError):
-        base_url = None
-    parser = etree.XMLPullParser(
-        events=("start", "end", "comment", "pi"),
-        base_url=base_url,
-        resolve_entities="internal",
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        attribute_defaults=False,
-        huge_tree=options.huge_tree,
-        remove_blank_text=False,
-        remove_comments=False,
-        remove_pis=False,
-        strip_cdata=True,
-        collect_ids=False,
+    return pull_parser(
+        ("start", "end", "comment", "pi"), huge_tree=options.huge_tree, base_url=base_url_of(path)
     )
-    parser.resolvers.add(_Refuse())
-    return parser
 
 
 @dataclass(slots=True)
