@@ -177,6 +177,17 @@ invalid = [str(files[i].resolve()) for i, r in enumerate(run.results)
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({{"seconds": seconds, "cpu": cpu, "invalid": invalid, "rss": rss}}))
 """
+    return in_process(
+        script,
+        files,
+        cache,
+        "teikit API (in-process)",
+        "validate() only: interpreter and import not timed",
+    )
+
+
+def in_process(script: str, files: list[Path], cache: str, label: str, note: str) -> Row:
+    """Run ``script`` on ``files`` (as JSON on its stdin); its last line is its JSON figures."""
     run = timed(
         [sys.executable, "-c", script],
         stdin=json.dumps(list(map(str, files))),
@@ -184,12 +195,12 @@ print(json.dumps({{"seconds": seconds, "cpu": cpu, "invalid": invalid, "rss": rs
     )
     data = json.loads(run.output.strip().splitlines()[-1])
     return Row(
-        "teikit API (in-process)",
+        label,
         data["seconds"],
         data["cpu"],
         run.peak_mb or data["rss"] / 1024,
         set(data["invalid"]),
-        note="validate() only: interpreter and import not timed",
+        note=note,
     )
 
 
@@ -228,19 +239,12 @@ print(json.dumps({{"seconds": time.perf_counter() - started,
                    "cpu": time.process_time() - cpu_started, "invalid": invalid,
                    "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}}))
 """
-    run = timed(
-        [sys.executable, "-c", script],
-        stdin=json.dumps(list(map(str, files))),
-        env=child_env(TEIKIT_RNG_CACHE=cache),
-    )
-    data = json.loads(run.output.strip().splitlines()[-1])
-    return Row(
+    return in_process(
+        script,
+        files,
+        cache,
         "teikit engine (compile + load + check)",
-        data["seconds"],
-        data["cpu"],
-        run.peak_mb or data["rss"] / 1024,
-        set(data["invalid"]),
-        note="the RELAX NG engine without the runner; import not timed",
+        "the RELAX NG engine without the runner; import not timed",
     )
 
 
