@@ -61,11 +61,10 @@ def source_words(doc: TeiDocument, diplomatic: bool) -> Counter[str]:
         return skip_unread(el, choice)
 
     parts: list[str] = []
-    for ev in walk(body_of(doc), skip):
-        if ev.kind == "text":
-            parts.append(ev.text)
+    for kind, el, text in walk(body_of(doc), skip):
+        if kind == "text":
+            parts.append(text)
             continue
-        el = ev.node
         parent = el.getparent()
         if (
             el.tag == NOTE
@@ -85,10 +84,10 @@ HTML_BLOCKS = set(
 def html_text(root: etree._Element) -> str:
     """Text of an HTML tree, with a space wherever a block element starts or ends."""
     parts: list[str] = []
-    for event in walk(root):
-        if event.kind == "text":
-            parts.append(event.text)
-        elif event.node.tag in HTML_BLOCKS:
+    for kind, el, text in walk(root):
+        if kind == "text":
+            parts.append(text)
+        elif el.tag in HTML_BLOCKS:
             parts.append(" ")
     return "".join(parts)
 

@@ -8,7 +8,7 @@ from teikit.convert.walk import walk
 def _events(xml: str, skip: set[str] | None = None) -> list[tuple[str, str, str]]:
     root = etree.fromstring(xml)
     pred = (lambda el: el.tag in skip) if skip else None
-    return [(e.kind, str(e.node.tag), e.text) for e in walk(root, pred)]
+    return [(kind, str(el.tag), text) for kind, el, text in walk(root, pred)]
 
 
 def test_every_text_and_tail_once_in_order() -> None:
@@ -25,7 +25,23 @@ def test_skipped_element_keeps_its_tail_once() -> None:
 
 def test_root_tail_is_outside_the_walk() -> None:
     root = etree.fromstring("<r><a>in</a>after</r>")
-    assert "".join(e.text for e in walk(root[0])) == "in"
+    assert "".join(text for _, _, text in walk(root[0])) == "in"
+
+
+def test_text_events_name_the_element_the_text_stands_in() -> None:
+    # Tails of comments, processing instructions and skipped elements belong to the
+    # element that holds them (the walk tracks open elements instead of asking lxml).
+    xml = "<a>x<b>y<!--c-->z<?pi d?>w<s>no</s>v</b>t<s/>u</a>"
+    texts = [(tag, text) for kind, tag, text in _events(xml, skip={"s"}) if kind == "text"]
+    assert texts == [
+        ("a", "x"),
+        ("b", "y"),
+        ("b", "z"),
+        ("b", "w"),
+        ("b", "v"),
+        ("a", "t"),
+        ("a", "u"),
+    ]
 
 
 def test_starts_and_ends_balance() -> None:

@@ -231,11 +231,11 @@ class _Render:
 
     def subtree(self, root: etree._Element) -> None:
         """Render a whole (buffered) element as ``render_text`` walks it."""
-        for ev in walk(root, self.skip):
-            if ev.kind == "text":
-                self.text(ev.text)
+        for kind, el, text in walk(root, self.skip):
+            if kind == "text":
+                self.text(text)
             else:
-                self.tag(ev.kind, ev.node)
+                self.tag(kind, el)
 
 
 class _Streamer:

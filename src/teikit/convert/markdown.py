@@ -293,14 +293,13 @@ def to_markdown(doc: TeiDocument, options: MarkdownOptions = MarkdownOptions()) 
         return omitted(el, options.rules, options.diplomatic, options.notes == "omit")
 
     root = body_of(doc)
-    for ev in walk(root, skip):
+    for kind, el, text in walk(root, skip):
         flow = flows[-1]
-        el = ev.node
-        if ev.kind == "text":
-            flow.line.append(ev.text)
+        if kind == "text":
+            flow.line.append(text)
             continue
         if el.tag == NOTE:
-            if ev.kind == "start":
+            if kind == "start":
                 label = str(len(notes) + 1)
                 flow.line.append(_Raw(f"[^{label}]", "atom"))
                 note = _Flow()
@@ -317,8 +316,8 @@ def to_markdown(doc: TeiDocument, options: MarkdownOptions = MarkdownOptions()) 
         if rule is not None and rule.display is not None:
             block = rule.display == "block"
         if block:
-            _block_event(flow, el, ev.kind == "start", rule)
-        elif ev.kind == "start":
+            _block_event(flow, el, kind == "start", rule)
+        elif kind == "start":
             _inline_start(flow, el, rule, options, closers)
         else:
             _inline_end(flow, el, rule, closers)
