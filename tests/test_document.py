@@ -54,6 +54,17 @@ def test_publisher_persons_and_terms_lists_are_entries() -> None:
     assert doc.entry_for(mention) is rusk
 
 
+def test_the_entry_table_is_built_once_not_once_per_name() -> None:
+    # Each name's lookup used to merge the two entry tables afresh: quadratic in a volume
+    # with thousands of entries and names.
+    doc = _doc(shared_path("corpus", "frus", "frus1964-68v29p2-excerpt.xml"))
+    table = doc.all_entries
+    for name in doc.root.iter(tei("persName")):
+        doc.entry_for(name)
+    assert doc.all_entries is table
+    assert list(table) == [*doc.entries, *(k for k in doc.list_entries if k not in doc.entries)]
+
+
 def test_letter_entries_are_unchanged() -> None:
     doc = _doc(LETTER)
     assert len(doc.entries) == 28 and not doc.list_entries

@@ -186,9 +186,13 @@ class TeiDocument:
                 found[ident] = _list_entry(item, el, ident, LIST_ENTRY_KINDS[str(el.tag)])
         return found
 
-    @property
+    @cached_property
     def all_entries(self) -> dict[str, Entry]:
-        """Every entry of this file: dedicated ones first, then list-based ones."""
+        """Every entry of this file: dedicated ones first, then list-based ones.
+
+        Kept, as its parts are: every name looks it up, and a fresh merge per name made
+        resolving names quadratic in a volume with thousands of entries.
+        """
         return {**self.entries, **self.list_entries}
 
     def entry_for(self, name: etree._Element) -> Entry | None:

@@ -910,6 +910,8 @@ class _Renderer:
 def _fold(text: str) -> str:
     """The source's line breaks and indentation as single spaces (fast when there are none)."""
     if "\n" in text or "  " in text or "\t" in text or "\r" in text:
+        if not text.strip(" \t\r\n"):
+            return " "  # the indentation between elements: most texts of a TEI file
         if _NOT_XML_SPACE.search(text) is not None:
             return _FOLDABLE.sub(" ", text)
         # Only XML's whitespace here, so str.split finds exactly its runs (twice as fast).
