@@ -69,3 +69,22 @@ def test_whitespace_in_mixed_content_is_kept(tmp_path: Path) -> None:
     f.write_text("<p>a <hi>b</hi> <hi>c</hi></p>")
     doc = load(f).document
     assert doc is not None and "".join(doc.root.itertext()) == "a b c"
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="needs Linux's /proc")
+def test_a_file_that_reports_no_size_is_read_whole_and_still_bounded(tmp_path: Path) -> None:
+    # /proc files say they are empty: the reader asks for the size first, so it must go
+    # on reading past it, and the byte limit must still hold.
+    from teikit.loading import _read, _TooLarge
+
+    status = Path("/proc/self/status")
+    assert status.stat().st_size == 0
+    data = _read(status, 1_000_000)
+    assert b"\nPid:" in data and data.endswith(b"\n")
+    with pytest.raises(_TooLarge):
+        _read(status, 10)
+    exact = tmp_path / "exact.xml"
+    exact.write_bytes(b"<a/>")
+    assert _read(exact, 4) == b"<a/>"
+    with pytest.raises(_TooLarge):
+        _read(exact, 3)
