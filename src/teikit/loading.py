@@ -690,16 +690,11 @@ def _syntax_diagnostics(
 def _declarations(data: bytes) -> tuple[dict[str, str | None], str | None]:
     """Entity declarations of the internal subset (name -> system URL) and the DTD's URL.
 
-    Read with a second, non-expanding parse behind the same refusing gate.
+    Read with a second parse: the loader's safe settings and refusing gate, with no
+    entity expanded.
     """
-    parser = etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        recover=True,
-        huge_tree=False,
-        collect_ids=False,
-    )
+    settings = {**_SAFE_SETTINGS, "resolve_entities": False}
+    parser = etree.XMLParser(recover=True, huge_tree=False, **settings)
     parser.resolvers.add(_Gate())
     try:
         root = etree.fromstring(data, parser=parser)
@@ -743,53 +738,30 @@ def _entity_diagnostics(
         if declared.get(name):
             sort = "parameter entity" if is_parameter else "entity"
             ref = f"%{name};" if is_parameter else f"&{name};"
-            out.append(
-                Diagnostic(
-                    shown,
-                    e.line,
-                    e.column,
-                    severity,
-                    "xml.external-entity",
-                    f"{sort} {ref} refers to an external resource ({declared[name]}); "
-                    "teikit never loads external entities",
-                )
+            code = "xml.external-entity"
+            message = (
+                f"{sort} {ref} refers to an external resource ({declared[name]}); "
+                "teikit never loads external entities"
             )
         elif is_parameter:
-            out.append(
-                Diagnostic(
-                    shown,
-                    e.line,
-                    e.column,
-                    severity,
-                    "xml.parameter-entity",
-                    f"parameter entity %{name}; was not expanded (teikit does not process "
-                    "parameter entities)",
-                )
+            code = "xml.parameter-entity"
+            message = (
+                f"parameter entity %{name}; was not expanded (teikit does not process "
+                "parameter entities)"
             )
         elif dtd_url:
-            out.append(
-                Diagnostic(
-                    shown,
-                    e.line,
-                    e.column,
-                    severity,
-                    "xml.external-dtd",
-                    f"entity &{name}; is not declared in the document; the external DTD "
-                    f"{dtd_url} may declare it, but teikit never loads DTDs (declare it in "
-                    "the internal subset or use the character itself)",
-                )
+            code = "xml.external-dtd"
+            message = (
+                f"entity &{name}; is not declared in the document; the external DTD "
+                f"{dtd_url} may declare it, but teikit never loads DTDs (declare it in "
+                "the internal subset or use the character itself)"
             )
         elif e.level_name in ("ERROR", "FATAL"):
-            out.append(
-                Diagnostic(
-                    shown,
-                    e.line,
-                    e.column,
-                    severity,
-                    "xml.syntax",
-                    f"not well-formed: entity &{name}; is not declared",
-                )
-            )
+            code = "xml.syntax"
+            message = f"not well-formed: entity &{name}; is not declared"
+        else:
+            continue
+        out.append(Diagnostic(shown, e.line, e.column, severity, code, message))
     return tuple(out[:10])
 
 
