@@ -259,8 +259,8 @@ def plot(rows: list[Row], target: Path) -> None:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        task, corpus, mode, out = sys.argv[2:6]
-        print(json.dumps(child(task, Path(corpus), mode, Path(out))))
+        task, folder, mode, out = sys.argv[2:6]
+        print(json.dumps(child(task, Path(folder), mode, Path(out))))
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="100,1000", help="corpus sizes in MB (default 100,1000)")
@@ -272,10 +272,10 @@ def main() -> None:
     parser.add_argument("--from-json", type=Path, help="only print and plot these rows")
     args = parser.parse_args()
     if args.from_json:
-        rows = [Row(**r) for r in json.loads(args.from_json.read_text())]
-        print(table(rows))
+        saved = [Row(**r) for r in json.loads(args.from_json.read_text())]
+        print(table(saved))
         if args.plot:
-            plot(rows, args.plot)
+            plot(saved, args.plot)
         return
     if not CORPUS.is_dir() or not SCHEMA.is_file():
         raise SystemExit(f"needs the shared corpus and schemas under {SHARED}")
