@@ -54,6 +54,47 @@ def test_convert_to_file_is_atomic_and_never_overwrites_input(tmp_path: Path) ->
     assert copy.read_bytes() == LETTER.read_bytes()
 
 
+def test_convert_one_file_into_a_folder(tmp_path: Path) -> None:
+    """``-o`` naming a folder (or ending with a slash) writes into it, named after the
+    input; it used to end in an internal error trying to rename a file onto the folder."""
+    folder = tmp_path / "site"
+    folder.mkdir()
+    code, _, err = run("convert", str(LETTER), "--to", "html", "-o", str(folder))
+    assert code == 0, err
+    assert (folder / f"{LETTER.stem}.html").read_text().startswith("<!DOCTYPE html>")
+    fresh = tmp_path / "fresh"
+    code, _, err = run("convert", str(LETTER), "--to", "markdown", "-o", f"{fresh}{os.sep}")
+    assert code == 0, err
+    assert [p.name for p in fresh.iterdir()] == [f"{LETTER.stem}.md"]
+
+
+def test_an_output_that_cannot_be_written_is_a_usage_error(tmp_path: Path) -> None:
+    """A file where a folder must go: one message naming it, exit 2, no traceback."""
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("mine")
+    code, _, err = run("convert", str(LETTER), "--to", "text", "-o", str(blocker / "x.txt"))
+    assert code == 2
+    assert f"cannot write {blocker / 'x.txt'}: {blocker} is a file, not a folder" in err
+    assert "internal error" not in err and "Traceback" not in err
+    code, _, err = run("convert", str(LETTER.parent), "--to", "text", "-o", str(blocker))
+    assert code == 2
+    assert f"cannot write to {blocker}: {blocker} is a file, not a folder" in err
+    assert "internal error" not in err and blocker.read_text() == "mine"
+
+
+def test_batch_reports_an_unwritable_output_and_converts_the_rest(tmp_path: Path) -> None:
+    corpus = shared_path("corpus")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "frus").write_text("in the way")
+    code, _, err = run("convert", str(corpus), "--to", "text", "-o", str(out), "--jobs", "2")
+    assert code == 1
+    unwritable = [line for line in err.splitlines() if line.endswith("[output.unwritable]")]
+    assert len(unwritable) == len(list((corpus / "frus").glob("*.xml")))
+    assert all(f"{out / 'frus'} is a file, not a folder" in line for line in unwritable)
+    assert (out / "frus-history").is_dir() and "internal error" not in err
+
+
 def test_malformed_input_is_a_message_with_location(bad_file: Path) -> None:
     code, out, err = run("convert", str(bad_file), "--to", "text")
     assert code == 1

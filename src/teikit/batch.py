@@ -31,10 +31,16 @@ from teikit.convert.cmif import to_cmif_many
 from teikit.diagnostics import Diagnostic, FileResult, Severity, Summary
 from teikit.discovery import XML_SUFFIXES, normalise_suffixes
 from teikit.document import TeiDocument
-from teikit.errors import TeikitError, UsageError
+from teikit.errors import OutputError, TeikitError, UsageError
 from teikit.info import classify
 from teikit.loading import display_name, load
-from teikit.output import Interrupted, holding_signals, remove_stale_temporaries, write_atomic
+from teikit.output import (
+    Interrupted,
+    ensure_folder,
+    holding_signals,
+    remove_stale_temporaries,
+    write_atomic,
+)
 from teikit.parallel import Executor, Progress, load_input, map_files, write_output
 from teikit.runner import Run, ValidateOptions, check_loaded, find_inputs, with_resolve
 from teikit.xmlutil import TEI_NS
@@ -144,6 +150,11 @@ def _one(
             target = _target(out, rels[path], fmt)
             write_output(target, text, protect=inputs)
             written.append(target)
+        except OutputError as exc:
+            failed = True
+            diags.append(
+                Diagnostic(doc.display, 0, 0, Severity.ERROR, "output.unwritable", str(exc))
+            )
         except TeikitError as exc:
             failed = True
             diags.append(
@@ -194,6 +205,7 @@ def run_batch(
     if options.validate is not None:
         options = replace(options, validate=with_resolve(options.validate))
     out = Path(out_dir)
+    ensure_folder(out)
     files = [p for p, _ in pairs]
     inputs = frozenset(Path(os.path.realpath(f)) for f in files)
     targets = [_target(out, rel, fmt) for _, rel in pairs for fmt in options.formats]

@@ -20,7 +20,7 @@ import click
 
 from teikit.batch import BatchOptions, run_batch
 from teikit.build import BuildOptions, build
-from teikit.convert import FORMATS, CmifOptions, ConvertOptions, convert
+from teikit.convert import FORMATS, CmifOptions, ConvertOptions, convert, output_path
 from teikit.convert.rules import RenderRules
 from teikit.diagnostics import Severity
 from teikit.discovery import names_one_file
@@ -279,8 +279,9 @@ def validate_cmd(paths: tuple[str, ...], fmt: str, **flags: Any) -> None:
 @click.option(
     "-o",
     "--output",
-    type=click.Path(path_type=Path),
-    help="One file: write here (atomically) instead of standard output. "
+    type=click.Path(),
+    help="One file: write here (atomically) instead of standard output; into it, named "
+    "after the input, when it is a folder or ends with a slash. "
     "A folder of files: the output folder (required).",
 )
 @click.option(
@@ -331,7 +332,7 @@ def validate_cmd(paths: tuple[str, ...], fmt: str, **flags: Any) -> None:
 def convert_cmd(
     inputs: tuple[str, ...],
     formats: tuple[str, ...],
-    output: Path | None,
+    output: str | None,
     jobs: int,
     width: int,
     notes: str,
@@ -379,7 +380,7 @@ def convert_cmd(
         if output is None:
             sys.stdout.write(result)
         else:
-            write_atomic(output, result, protect=(file,))
+            write_atomic(output_path(file, formats[0], output), result, protect=(file,))
         return
     if output is None:
         what = (

@@ -20,5 +20,10 @@ class SchemaError(TeikitError):
     """A schema could not be read or compiled; no file can be checked against it."""
 
 
+class OutputError(TeikitError):
+    """An output cannot be written where it was asked for (a file in the way of a folder,
+    no permission, a full disk): the message names the path and the system's reason."""
+
+
 class InputError(TeikitError):
     """An input cannot be processed at all (used where a Diagnostic has no place)."""

@@ -18,6 +18,7 @@ not break that promise either:
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import signal
 import stat
@@ -27,7 +28,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import FrameType
 
-from teikit.errors import UsageError
+from teikit.errors import OutputError, UsageError
 
 #: The signals :func:`stop_on_signals` handles (those a terminal or a job runner sends).
 STOP_SIGNALS: tuple[signal.Signals, ...] = tuple(
@@ -206,24 +207,55 @@ def write_atomic(
         clash = any(Path(os.path.realpath(p)) == target for p in protect)
     if clash:
         raise UsageError(f"{path}: refusing to overwrite an input file")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    mode = _mode_for(target)
-    with holding_signals():
-        fd, tmp = tempfile.mkstemp(
-            prefix=f".{target.name}.", suffix=_TEMP_SUFFIX, dir=target.parent
-        )
-        try:
-            if hasattr(os, "fchmod"):  # mkstemp makes 0600: give the mode a new file gets
-                os.fchmod(fd, mode)
-            # No fsync: the rename makes the file appear whole or not at all to readers
-            # and across an interrupted run; a power cut is not what a converter guards
-            # against, and an fsync per output would triple the time of a corpus run.
-            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-                handle.write(text)
-            Path(tmp).replace(target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+    if target.is_dir():
+        raise OutputError(f"cannot write {path}: it is a folder")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        mode = _mode_for(target)
+        with holding_signals():
+            fd, tmp = tempfile.mkstemp(
+                prefix=f".{target.name}.", suffix=_TEMP_SUFFIX, dir=target.parent
+            )
+            try:
+                if hasattr(os, "fchmod"):  # mkstemp makes 0600: give the mode a new file gets
+                    os.fchmod(fd, mode)
+                # No fsync: the rename makes the file appear whole or not at all to readers
+                # and across an interrupted run; a power cut is not what a converter guards
+                # against, and an fsync per output would triple the time of a corpus run.
+                with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+                    handle.write(text)
+                Path(tmp).replace(target)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {_reason(exc)}") from exc
+
+
+def ensure_folder(folder: Path) -> None:
+    """Check that ``folder`` can be written to or created, so that a run whose output
+    folder cannot be had stops with one message before any work, not one per file after
+    it. Nothing is created here: a run that writes nothing leaves no empty folder."""
+    for candidate in (folder, *folder.parents):  # the nearest that exists decides
+        if not (candidate.exists() or candidate.is_symlink()):
+            continue
+        if not candidate.is_dir():
+            raise OutputError(f"cannot write to {folder}: {candidate} is a file, not a folder")
+        if not os.access(candidate, os.W_OK | os.X_OK):
+            raise OutputError(f"cannot write to {folder}: {candidate} is not writable")
+        return
+
+
+def _reason(exc: OSError) -> str:
+    """The system's reason; a file where a folder is needed is named as such."""
+    if exc.filename is not None and exc.errno in (errno.EEXIST, errno.ENOTDIR):
+        path = Path(os.fsdecode(exc.filename))
+        for candidate in (path, *path.parents):  # the nearest that exists is in the way
+            if candidate.exists() or candidate.is_symlink():
+                if not candidate.is_dir():
+                    return f"{candidate} is a file, not a folder"
+                break
+    return exc.strerror or str(exc)
 
 
 def _process_umask() -> int:
@@ -275,6 +307,7 @@ __all__ = [
     "STOP_SIGNALS",
     "Interrupted",
     "check_signals",
+    "ensure_folder",
     "holding_signals",
     "on_signal",
     "remove_stale_temporaries",

@@ -22,6 +22,7 @@ import pytest
 from teikit.batch import BatchOptions, run_batch
 from teikit.build import BuildOptions, build
 from teikit.discovery import discover_files, names_one_file
+from teikit.errors import OutputError
 from teikit.output import (
     Interrupted,
     check_signals,
@@ -204,7 +205,7 @@ def test_a_failed_write_leaves_no_temporary(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(Path, "replace", full)
-    with pytest.raises(OSError, match="No space"):
+    with pytest.raises(OutputError, match=r"cannot write .*out\.txt: No space left on device"):
         write_atomic(tmp_path / "out.txt", "text")
     assert list(tmp_path.iterdir()) == []
 

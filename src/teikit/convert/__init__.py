@@ -6,6 +6,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
+from pathlib import Path
 
 from teikit.convert.cmif import CmifOptions, to_cmif
 from teikit.convert.html import HtmlOptions, to_html
@@ -137,6 +138,18 @@ def convert(
     return convert_document(TeiDocument(loaded.document), to, options)
 
 
+def output_path(source: str | os.PathLike[str], to: str, output: str | os.PathLike[str]) -> Path:
+    """Where one file's output goes: ``output``, or inside it when it is a folder (one
+    that exists, or a path written with a trailing separator), named as a batch names it
+    (``letter.xml`` -> ``OUT/letter.html``)."""
+    raw = os.fspath(output)
+    folder = Path(raw)
+    if not (raw.endswith((os.sep, "/")) or folder.is_dir()):
+        return folder
+    name = Path(source).name
+    return folder / (name.removesuffix(Path(name).suffix) + FORMATS[to].suffix)
+
+
 __all__ = [
     "BUILTIN_FORMATS",
     "FORMATS",
@@ -151,6 +164,7 @@ __all__ = [
     "convert",
     "convert_document",
     "load_formats",
+    "output_path",
     "to_cmif",
     "to_html",
     "to_json",

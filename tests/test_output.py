@@ -1,0 +1,53 @@
+"""Where outputs go, and what a user is told when they cannot go there."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from teikit.batch import BatchOptions, run_batch
+from teikit.convert import output_path
+from teikit.errors import OutputError
+from teikit.output import ensure_folder, write_atomic
+
+from conftest import LETTER
+
+
+def test_output_path_is_the_file_named_or_a_file_inside_a_folder(tmp_path: Path) -> None:
+    assert output_path(LETTER, "text", tmp_path / "a.txt") == tmp_path / "a.txt"
+    assert output_path(LETTER, "html", tmp_path) == tmp_path / f"{LETTER.stem}.html"
+    new = f"{tmp_path / 'new'}{os.sep}"  # not there yet: the trailing slash says folder
+    assert output_path(LETTER, "json", new) == tmp_path / "new" / f"{LETTER.stem}.json"
+    assert output_path("x/letter.tei.xml", "markdown", tmp_path) == tmp_path / "letter.tei.md"
+
+
+def test_writing_onto_a_folder_is_refused_and_the_folder_kept(tmp_path: Path) -> None:
+    (tmp_path / "kept.txt").write_text("kept")
+    with pytest.raises(OutputError, match="it is a folder"):
+        write_atomic(tmp_path, "text")
+    assert [p.name for p in tmp_path.iterdir()] == ["kept.txt"]
+
+
+def test_a_file_in_the_way_of_a_folder_is_named(tmp_path: Path) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    with pytest.raises(OutputError, match=f"{blocker} is a file, not a folder"):
+        write_atomic(blocker / "deeper" / "out.txt", "text")
+    with pytest.raises(OutputError, match=f"cannot write to {blocker / 'x'}: {blocker} is a"):
+        ensure_folder(blocker / "x")
+    with pytest.raises(OutputError, match="is a file, not a folder"):
+        run_batch([LETTER], blocker, BatchOptions(formats=("text",)))
+    assert blocker.read_text() == ""
+
+
+def test_a_folder_that_cannot_be_written_stops_the_run_before_any_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """(Faked: the tests may run as root, for whom every folder is writable.)"""
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
+    out = tmp_path / "out" / "deeper"
+    with pytest.raises(OutputError, match=f"cannot write to {out}: {tmp_path} is not writable"):
+        run_batch([LETTER], out, BatchOptions(formats=("text",)))
+    assert list(tmp_path.iterdir()) == []
