@@ -236,25 +236,34 @@ def ensure_folder(folder: Path) -> None:
     """Check that ``folder`` can be written to or created, so that a run whose output
     folder cannot be had stops with one message before any work, not one per file after
     it. Nothing is created here: a run that writes nothing leaves no empty folder."""
-    for candidate in (folder, *folder.parents):  # the nearest that exists decides
-        if not (candidate.exists() or candidate.is_symlink()):
-            continue
-        if not candidate.is_dir():
-            raise OutputError(f"cannot write to {folder}: {candidate} is a file, not a folder")
-        if not os.access(candidate, os.W_OK | os.X_OK):
-            raise OutputError(f"cannot write to {folder}: {candidate} is not writable")
+    nearest = _nearest(folder)
+    if nearest is None:
         return
+    if not nearest.is_dir():
+        raise OutputError(f"cannot write to {folder}: {_not_a_folder(nearest)}")
+    if not os.access(nearest, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write to {folder}: {nearest} is not writable")
+
+
+def _nearest(path: Path) -> Path | None:
+    """``path`` or its nearest ancestor that is there (a broken link counts): what is in
+    the way, when a folder cannot be made."""
+    for candidate in (path, *path.parents):
+        if candidate.exists() or candidate.is_symlink():
+            return candidate
+    return None
+
+
+def _not_a_folder(path: Path) -> str:
+    return f"{path} is a file, not a folder" if path.is_file() else f"{path} is not a folder"
 
 
 def _reason(exc: OSError) -> str:
     """The system's reason; a file where a folder is needed is named as such."""
     if exc.filename is not None and exc.errno in (errno.EEXIST, errno.ENOTDIR):
-        path = Path(os.fsdecode(exc.filename))
-        for candidate in (path, *path.parents):  # the nearest that exists is in the way
-            if candidate.exists() or candidate.is_symlink():
-                if not candidate.is_dir():
-                    return f"{candidate} is a file, not a folder"
-                break
+        nearest = _nearest(Path(os.fsdecode(exc.filename)))
+        if nearest is not None and not nearest.is_dir():
+            return _not_a_folder(nearest)
     return exc.strerror or str(exc)
 
 
