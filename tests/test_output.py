@@ -9,7 +9,7 @@ import pytest
 
 from teikit.batch import BatchOptions, run_batch
 from teikit.convert import output_path
-from teikit.errors import OutputError
+from teikit.errors import OutputError, UsageError
 from teikit.output import ensure_folder, write_atomic
 
 from conftest import LETTER
@@ -51,3 +51,42 @@ def test_a_folder_that_cannot_be_written_stops_the_run_before_any_work(
     with pytest.raises(OutputError, match=f"cannot write to {out}: {tmp_path} is not writable"):
         run_batch([LETTER], out, BatchOptions(formats=("text",)))
     assert list(tmp_path.iterdir()) == []
+
+
+def _letter(path: Path, words: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        '<TEI xmlns="http://www.tei-c.org/ns/1.0"><teiHeader/><text><body>'
+        f"<p>{words}</p></body></text></TEI>"
+    )
+    return path
+
+
+def test_files_of_the_same_name_keep_their_folders(tmp_path: Path) -> None:
+    """Named one by one or by a pattern, x/doc.xml and y/doc.xml used to write one
+    doc.txt, the second replacing the first, with 'wrote 2 files' and exit 0."""
+    first = _letter(tmp_path / "in" / "x" / "doc.xml", "from x")
+    second = _letter(tmp_path / "in" / "y" / "doc.xml", "from y")
+    out = tmp_path / "out"
+    done = run_batch([first, second], out, BatchOptions(formats=("text", "html")))
+    assert (out / "x" / "doc.txt").read_text().strip() == "from x"
+    assert (out / "y" / "doc.txt").read_text().strip() == "from y"
+    assert len(set(done.written)) == len(done.written) == 5  # two texts, two pages, index
+    index = (out / "index.html").read_text()
+    assert 'href="x/doc.html"' in index and 'href="y/doc.html"' in index
+    globbed = run_batch([str(tmp_path / "in" / "*" / "doc.xml")], tmp_path / "g", BatchOptions())
+    assert sorted(p.relative_to(tmp_path / "g").as_posix() for p in globbed.written) == [
+        "index.html",
+        "x/doc.html",
+        "x/doc.txt",
+        "y/doc.html",
+        "y/doc.txt",
+    ]
+
+
+def test_two_inputs_for_one_output_stop_the_run(tmp_path: Path) -> None:
+    _letter(tmp_path / "in" / "doc.xml", "one")
+    _letter(tmp_path / "in" / "doc.tei", "two")
+    with pytest.raises(UsageError, match=r"doc\.(xml|tei) and .*doc\.(xml|tei) would both"):
+        run_batch([tmp_path / "in"], tmp_path / "out", BatchOptions(formats=("text",)))
+    assert not (tmp_path / "out").exists()

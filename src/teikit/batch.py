@@ -85,9 +85,14 @@ class _Done:
 def _pairs(
     paths: Sequence[str | os.PathLike[str]], suffixes: Sequence[str], gitignore: bool
 ) -> tuple[list[tuple[Path, Path]], list[Diagnostic]]:
-    """Each input file with its path relative to the argument it was found under, and
-    what the walks could not look at."""
-    pairs: list[tuple[Path, Path]] = []
+    """Each input file with the path its outputs take under the output folder, and what
+    the walks could not look at.
+
+    A file found in a folder argument keeps its path below that folder. Files named one
+    by one or by a pattern keep their paths below the deepest folder they all share, so
+    ``x/doc.xml`` and ``y/doc.xml`` become ``x/doc.*`` and ``y/doc.*``, not one ``doc.*``.
+    """
+    pairs: list[tuple[Path, Path | None]] = []
     problems: list[Diagnostic] = []
     seen: set[str] = set()
     for raw in paths:
@@ -98,10 +103,36 @@ def _pairs(
             if key in seen:
                 continue
             seen.add(key)
-            rel = file.relative_to(base) if base.is_dir() else Path(file.name)
-            pairs.append((file, rel))
+            pairs.append((file, file.relative_to(base) if base.is_dir() else None))
         problems.extend(d for d in found.problems if d not in problems)
-    return pairs, problems
+    # abspath, not resolve(): a file reached through a link keeps the place it is named by.
+    loose = [os.path.abspath(file.parent) for file, rel in pairs if rel is None]  # noqa: PTH100
+    try:
+        shared = os.path.commonpath(loose) if loose else ""
+    except ValueError:  # on different drives (Windows): nothing is shared
+        shared = ""
+
+    def place(file: Path) -> Path:
+        return Path(os.path.relpath(file, shared)) if shared else Path(file.name)
+
+    return [(file, rel if rel is not None else place(file)) for file, rel in pairs], problems
+
+
+def _clashes(pairs: list[tuple[Path, Path]], formats: Sequence[str], out: Path) -> None:
+    """Refuse a run in which two inputs would write the same output (``doc.xml`` and
+    ``doc.tei`` side by side): one would silently replace the other."""
+    owner: dict[Path, Path] = {}
+    for file, rel in pairs:
+        for fmt in formats:
+            if fmt == "cmif":
+                continue
+            target = _target(out, rel, fmt)
+            first = owner.setdefault(target, file)
+            if first is not file:
+                raise UsageError(
+                    f"{first} and {file} would both be written to {target}: "
+                    "convert them in separate runs, or rename one"
+                )
 
 
 def _target(out: Path, rel: Path, fmt: str) -> Path:
@@ -205,6 +236,7 @@ def run_batch(
     if options.validate is not None:
         options = replace(options, validate=with_resolve(options.validate))
     out = Path(out_dir)
+    _clashes(pairs, options.formats, out)
     ensure_folder(out)
     files = [p for p, _ in pairs]
     inputs = frozenset(Path(os.path.realpath(f)) for f in files)
