@@ -95,6 +95,49 @@ def test_batch_reports_an_unwritable_output_and_converts_the_rest(tmp_path: Path
     assert (out / "frus-history").is_dir() and "internal error" not in err
 
 
+def test_standard_output_is_utf8_whatever_the_locale_says() -> None:
+    """With an ASCII standard output the letter's curly quotes used to end in an internal
+    error (UnicodeEncodeError); documents go out as UTF-8, as their markup declares."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "teikit", "convert", str(LETTER), "--to", "html"],
+        capture_output=True,
+        check=False,
+        env={**os.environ, "PYTHONIOENCODING": "ascii"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    page = proc.stdout.decode("utf-8")
+    assert 'charset="utf-8"' in page and any(ord(c) > 127 for c in page)
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+def test_a_full_or_closed_standard_output_is_a_message() -> None:
+    for redirect in ("> /dev/full", ">&-"):
+        proc = subprocess.run(
+            f'"{sys.executable}" -m teikit convert "{LETTER}" --to text {redirect}',
+            shell=True,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert proc.returncode == 2, (redirect, proc.stderr)
+        assert "teikit: error: cannot write to standard output" in proc.stderr
+        assert "internal error" not in proc.stderr
+
+
+def test_a_reader_that_stops_early_is_not_an_error() -> None:
+    volume = shared_path("corpus", "frus", "frus1964-68v29p2.xml")
+    proc = subprocess.run(
+        f'"{sys.executable}" -m teikit convert "{volume}" --to text | head -c 10; '
+        "exit ${PIPESTATUS[0]}",
+        shell=True,
+        executable="/bin/bash",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+
+
 def test_malformed_input_is_a_message_with_location(bad_file: Path) -> None:
     code, out, err = run("convert", str(bad_file), "--to", "text")
     assert code == 1

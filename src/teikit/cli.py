@@ -8,13 +8,15 @@ A stopped run leaves only whole outputs and says how far it got.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
 import click
 
@@ -27,7 +29,7 @@ from teikit.discovery import names_one_file
 from teikit.entities import register
 from teikit.entities import to_csv as entities_csv
 from teikit.entities import to_json as entities_json
-from teikit.errors import InputError, TeikitError, UsageError
+from teikit.errors import InputError, OutputError, TeikitError, UsageError
 from teikit.info import format_info, info
 from teikit.loading import (
     DEFAULT_MAX_BYTES,
@@ -238,12 +240,36 @@ def _configured_rules(inputs: tuple[str, ...]) -> RenderRules | None:
     return config.render if config is not None else None
 
 
+@contextlib.contextmanager
+def _stdout() -> Iterator[TextIO]:
+    """Standard output for a command's result, flushed before the command ends, so that
+    a full disk or a closed stream is a message (exit 2) and not a crash at exit."""
+    stream = sys.stdout
+    if stream is None:
+        raise OutputError("cannot write to standard output: it is closed")
+    try:
+        yield stream
+        stream.flush()
+    except BrokenPipeError:
+        # The reader stopped early (``| head``): not a failure of ours. The rest goes
+        # nowhere, and the exit code still says what the run found.
+        _discard_stdout()
+    except OSError as exc:
+        raise OutputError(f"cannot write to standard output: {exc.strerror or exc}") from exc
+
+
+def _discard_stdout() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
 def _report(run: Run, fmt: str) -> str:
     """Write the report; returns the format actually used (``auto`` resolved)."""
     fmt = resolve_format(fmt, os.environ)
-    stream = sys.stdout
-    colour = fmt == "human" and stream.isatty() and "NO_COLOR" not in os.environ
-    REPORTERS[fmt](run, stream, colour)
+    with _stdout() as stream:
+        colour = fmt == "human" and stream.isatty() and "NO_COLOR" not in os.environ
+        REPORTERS[fmt](run, stream, colour)
     return fmt
 
 
@@ -378,7 +404,8 @@ def convert_cmd(
         file = Path(inputs[0])
         result = convert(file, formats[0], options)
         if output is None:
-            sys.stdout.write(result)
+            with _stdout() as stream:
+                stream.write(result)
         else:
             write_atomic(output_path(file, formats[0], output), result, protect=(file,))
         return
@@ -447,12 +474,13 @@ def info_cmd(paths: tuple[Path, ...], fmt: str, **flags: Any) -> None:
     Exit 1 when a file cannot be read or is not TEI P5.
     """
     found = info(paths, _load_options(flags))
-    if fmt == "json":
-        json.dump([fi.to_dict() for fi in found], sys.stdout, ensure_ascii=False, indent=2)
-        sys.stdout.write("\n")
-    else:
-        for fi in found:
-            sys.stdout.write(format_info(fi))
+    with _stdout() as stream:
+        if fmt == "json":
+            json.dump([fi.to_dict() for fi in found], stream, ensure_ascii=False, indent=2)
+            stream.write("\n")
+        else:
+            for fi in found:
+                stream.write(format_info(fi))
     bad = any(fi.kind not in ("tei", "tei-corpus", "tei-fragment") for fi in found)
     sys.exit(EXIT_FINDINGS if bad else EXIT_OK)
 
@@ -490,7 +518,8 @@ def entities_cmd(
     found = register(paths, _load_options(flags), unlinked=not linked_only)
     text = entities_csv(found.records) if fmt == "csv" else entities_json(found.records)
     if output is None:
-        sys.stdout.write(text)
+        with _stdout() as stream:
+            stream.write(text)
     else:
         write_atomic(output, text, protect=tuple(paths))
     if found.problems:
@@ -554,11 +583,22 @@ def main(argv: list[str] | None = None) -> None:
     finished, temporary files removed, workers stopped; the message says how far the
     run got, and the exit code is 128 + the signal's number.
     """
+    _utf8_streams()
     with stop_on_signals():
         try:
             _main(argv)
         except KeyboardInterrupt as exc:  # a signal outside click's own handling
             _stopped(exc)
+
+
+def _utf8_streams() -> None:
+    """Documents, reports and JSON go out as UTF-8 whatever the locale says (as pandoc
+    and jq do: an HTML page that declares UTF-8 must be UTF-8); messages on standard
+    error escape what the terminal cannot show instead of failing on it."""
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(encoding="utf-8")
+    if isinstance(sys.stderr, io.TextIOWrapper):
+        sys.stderr.reconfigure(errors="backslashreplace")
 
 
 def _stopped(exc: BaseException | None) -> None:
@@ -583,6 +623,9 @@ def _main(argv: list[str] | None) -> None:
         sys.exit(EXIT_USAGE)
     except (SystemExit, KeyboardInterrupt):
         raise
+    except BrokenPipeError:  # a reader that stopped early, met outside _stdout()
+        _discard_stdout()
+        sys.exit(EXIT_OK)
     except Exception as exc:  # a bug: say so plainly, keep the traceback for --debug users
         if os.environ.get("TEIKIT_DEBUG"):
             raise
