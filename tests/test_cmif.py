@@ -18,7 +18,7 @@ from teikit.convert.cmif import (
     to_cmif_many,
 )
 from teikit.document import TeiDocument
-from teikit.errors import InputError
+from teikit.errors import InputError, UsageError
 from teikit.loading import Document, load
 from teikit.xmlutil import TEI_NS, XML_ID, tei
 
@@ -256,6 +256,24 @@ def test_expand_pointer() -> None:
     assert expand_pointer(doc, "other:thing") == "other:thing"
     assert expand_pointer(doc, "frus:no match here") == "frus:no match here"
     assert expand_pointer(doc, "fr'us:x") == "fr'us:x"
+
+
+@pytest.mark.parametrize(
+    ("template", "complaint"),
+    [
+        ("https://x.org/{nope}", "unknown placeholder {nope}"),
+        ("https://x.org/{}", "unknown placeholder {}"),
+        ("https://x.org/{id.__class__}", "unknown placeholder {id.__class__}"),
+        ("https://x.org/{id", "a brace is not closed"),
+    ],
+)
+def test_a_letter_url_template_takes_only_id_and_stem(template: str, complaint: str) -> None:
+    """It was filled by str.format: unknown names ended in internal errors (KeyError,
+    IndexError, ValueError) and {id.__class__} put "<class 'str'>" into the file."""
+    with pytest.raises(UsageError, match=re.escape(complaint)):
+        CmifOptions(letter_url=template)
+    both = to_cmif(_doc(LETTER), CmifOptions(letter_url="https://x.org/{stem}/{id}"))
+    assert 'ref="https://x.org/frus1964-68v29p2-d62/frus1964-68v29p2-d62"' in both
 
 
 def test_cmif_elements_use_the_tei_namespace_only() -> None:

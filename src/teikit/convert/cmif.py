@@ -28,7 +28,7 @@ from urllib.parse import quote
 from lxml import etree
 
 from teikit.document import TeiDocument, cite_bibl, normalise_space
-from teikit.errors import InputError
+from teikit.errors import InputError, UsageError
 from teikit.xmlutil import TEI_NS, XML_ID, tei
 
 #: Where the CMIF schema is published; written into the file's ``<?xml-model?>``.
@@ -71,6 +71,10 @@ class CmifOptions:
     edition_type: EditionType | None = None
     #: ``publicationStmt/date/@when``: when the file was made (default: today, UTC).
     date: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.letter_url:
+            _check_template(self.letter_url)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,11 +185,28 @@ def _letter_id(doc: TeiDocument) -> str:
     return doc.root.get(XML_ID) or Path(doc.source.path).stem
 
 
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+
+def _check_template(template: str) -> None:
+    """A ``--letter-url`` template may hold ``{id}`` and ``{stem}`` and nothing else in
+    braces: it is filled by plain replacement, never by ``str.format`` (which would read
+    attributes and indexes out of whatever the user typed)."""
+    for name in _PLACEHOLDER.findall(template):
+        if name not in ("id", "stem"):
+            raise UsageError(
+                f"letter URL template {template!r}: unknown placeholder {{{name}}}; "
+                "use {id} or {stem}"
+            )
+    if "{" in _PLACEHOLDER.sub("", template) or "}" in _PLACEHOLDER.sub("", template):
+        raise UsageError(f"letter URL template {template!r}: a brace is not closed")
+
+
 def _letter_url(doc: TeiDocument, options: CmifOptions) -> str | None:
     if options.letter_url:
         ident, stem = quote(_letter_id(doc)), quote(Path(doc.source.path).stem)
         if "{" in options.letter_url:
-            return options.letter_url.format(id=ident, stem=stem)
+            return options.letter_url.replace("{id}", ident).replace("{stem}", stem)
         return options.letter_url + ident
     header = "t:teiHeader/t:fileDesc"
     for idno in _xpath(doc.root, f"{header}/t:publicationStmt/t:idno"):
