@@ -20,6 +20,7 @@ from teikit import HtmlOptions, TeiDocument
 from teikit.batch import BatchOptions, run_batch
 from teikit.convert import to_html
 from teikit.convert.html import safe_url, sanitize_css
+from teikit.convert.rules import RenderRules
 from teikit.loading import load
 
 from conftest import LETTER, ROOT, shared_path
@@ -530,8 +531,6 @@ def test_html_is_valid_html5(tmp_path: Path) -> None:
 
 
 def test_render_rules_apply_to_html(tmp_path: Path) -> None:
-    from teikit.convert.rules import RenderRules
-
     f = tmp_path / "r.xml"
     f.write_text(
         '<TEI xmlns="http://www.tei-c.org/ns/1.0"><text><body>'
@@ -553,6 +552,52 @@ def test_render_rules_apply_to_html(tmp_path: Path) -> None:
     assert em.text == "b" and "it" in em.get("class", "")
     assert "(exit)" in page.text_content()
     assert not page.xpath("//*[@role='doc-noteref']") and "S" not in page.xpath("string(//main)")
+
+
+def test_a_rule_element_wraps_links_and_times_instead_of_stranding_them(tmp_path: Path) -> None:
+    """``persName = { html = "div" }`` used to rename the name's link: ``<div href>`` is
+    not HTML (the Nu HTML Checker said so) and the link was gone."""
+    f = tmp_path / "r.xml"
+    f.write_text(
+        '<TEI xmlns="http://www.tei-c.org/ns/1.0"><text><body>'
+        "<p><persName ref='#p1'>Rusk</persName> on <date when='1965-09-25'>25 Sept</date>"
+        " <emph>now</emph></p>"
+        "<listPerson><person xml:id='p1'><persName>Dean Rusk</persName></person></listPerson>"
+        "</body></text></TEI>"
+    )
+    rules = RenderRules.from_mapping(
+        {
+            "persName": {"html": "span", "class": "who"},
+            "date": {"html": "ul"},
+            "emph": {"html": "b"},
+        }
+    )
+    loaded = load(f)
+    assert loaded.document is not None
+    page = lxml.html.document_fromstring(
+        to_html(TeiDocument(loaded.document), HtmlOptions(rules=rules))
+    )
+    (who,) = page.xpath("//main//span[contains(@class, 'who')][a]")
+    (link,) = who.xpath("a[@href='#p1']")
+    assert link.text == "Rusk" and who.get("href") is None
+    (when,) = page.xpath("//main//ul/li/time")
+    assert when.get("datetime") == "1965-09-25" and not page.xpath("//ul[@datetime]")
+    assert page.xpath("//main//b")[0].text == "now"  # nothing bound to it: simply renamed
+
+
+def test_a_source_id_never_doubles_one_of_the_page(tmp_path: Path) -> None:
+    f = tmp_path / "ids.xml"
+    f.write_text(
+        '<TEI xmlns="http://www.tei-c.org/ns/1.0"><text><body>'
+        "<p xml:id='tk-main'>a</p><p xml:id='tk-title'>b</p><p xml:id='tk-notes'>c"
+        "<note>n</note></p><p><persName ref='#tk-index'>X</persName></p>"
+        "<listPerson><person xml:id='tk-index'><persName>X</persName></person></listPerson>"
+        "</body></text></TEI>"
+    )
+    page = lxml.html.document_fromstring(_render(f))
+    ids = page.xpath("//@id")
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+    assert page.xpath("//main[@id='tk-main']") and page.xpath("//h1[@id='tk-title']")
 
 
 def test_folding_touches_only_xml_whitespace() -> None:

@@ -71,6 +71,9 @@ _NOT_XML_SPACE = re.compile(
 KIND_TITLES = {"person": "Persons", "org": "Organizations", "place": "Places"}
 KIND_CLASS = {"person": "person", "org": "org", "place": "place"}
 
+#: The ids of the page shell (landmarks, headings, the notes and index sections).
+_PAGE_IDS = ("tk-main", "tk-text", "tk-title", "tk-notes", "tk-notes-h", "tk-index", "tk-index-h")
+
 #: The page title is the h1; the text's top-level heads start here.
 TOP_HEADING = 2
 
@@ -297,6 +300,8 @@ class _State:
     #: list items that took the id of their headword (FRUS persons and terms lists)
     items: dict[str, tuple[etree._Element, str]] = field(default_factory=dict)
     glosses: dict[str, str] = field(default_factory=dict)
+    #: entries whose xml:id their index term carries (not one the page itself uses)
+    entry_ids: set[str] = field(default_factory=set)
     rendition_classes: dict[str, str] = field(default_factory=dict)
     note_refs: list[str] = field(default_factory=list)
     counter: int = 0
@@ -331,9 +336,10 @@ class _State:
 def to_html(doc: TeiDocument, options: HtmlOptions = HtmlOptions()) -> str:
     """Render ``doc`` as HTML5 text (a whole page unless ``options.fragment``)."""
     state = _State(doc, options, rendition_classes=renditions(doc))
+    # The page's own ids are taken first: a TEI xml:id "tk-main" must not make a second.
+    state.used_ids.update(_PAGE_IDS)
     # Entries get their own ids first so that names and @target links can point at them.
-    for ident in doc.entries:
-        state.claim(ident)
+    state.entry_ids = {ident for ident in doc.entries if state.claim(ident)}
     text = E.div(_cls("tei-text"), id="tk-text")
     lang = doc.language if doc.language and _LANG.match(doc.language) else None
     _Renderer(state, lang).render(body_of(doc), text)
@@ -498,8 +504,8 @@ class _Renderer:
         outer, inner = self.open(el)
         rule = self.rules.match(el) if self.rules is not None else None
         if rule is not None:
-            if rule.html:
-                outer.tag = rule.html
+            if rule.html and rule.html != outer.tag:
+                outer = _retag(outer, rule.html)
             if rule.css_class:
                 classes = f"{outer.get('class', '')} {class_tokens(rule.css_class)}"
                 outer.set("class", classes.strip())
@@ -1015,6 +1021,23 @@ def _element_classes(local: str, kind: str | None, rend: str | None) -> str:
     return class_tokens(local, kind, *(f"rend-{r}" for r in (rend or "").split()))
 
 
+#: Attributes that mean something on the element teikit chose and nowhere else (a link's
+#: target, a time's value, a cell's span): a rule's element wraps such a node instead.
+_TAG_BOUND = ("href", "datetime", "colspan", "rowspan", "value")
+
+
+def _retag(node: etree._Element, html: str) -> etree._Element:
+    """A render rule's ``html``: the node renamed, or, when renaming would strand one of
+    its attributes (``<div href>`` is not HTML, and the link would be lost), the node
+    inside a new element (lists get an item between)."""
+    if not any(node.get(attr) is not None for attr in _TAG_BOUND):
+        node.tag = html
+        return node
+    wrapper = etree.Element(html)
+    (etree.SubElement(wrapper, "li") if html in _LISTS else wrapper).append(node)
+    return wrapper
+
+
 def _unlink(node: etree._Element) -> None:
     """HTML forbids a link inside a link: keep the anchor ids, drop the hrefs."""
     for link in node.iter("a"):
@@ -1217,7 +1240,7 @@ def _index(state: _State) -> etree._Element | None:
 
 def _index_entry(entry: Entry, state: _State) -> etree._Element:
     dt = E.dt(entry.name)
-    if entry.id in state.used_ids:
+    if entry.id in state.entry_ids:
         dt.set("id", entry.id)
     return dt
 
