@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from teikit.diagnostics import Diagnostic, Severity
 from teikit.errors import UsageError
+from teikit.runner import ValidateOptions, validate, validate_file
 from teikit.schemas import (
+    ERROR_ONLY_CODES,
     ProjectConfig,
     ResolveOptions,
     apply_severity,
@@ -259,3 +262,97 @@ def test_malformed_catalog_is_a_usage_error_up_front(tmp_path: Path) -> None:
     bad = _write(tmp_path / "bad.xml", "<notACatalog/>")
     with pytest.raises(UsageError, match="expected"):
         ResolveOptions.build(catalogs=[bad], env={})
+
+
+# -- severity keys must be codes teikit emits
+
+
+@pytest.mark.parametrize(
+    ("key", "hint"),
+    [
+        ("sch.asert", "did you mean 'sch.assert'"),
+        ("xml.sytax", "did you mean 'xml.syntax'"),
+        ("shc", "did you mean 'sch'"),
+        ("foo", "not a diagnostic code teikit reports"),
+        ("rng.invalid.extra", "not a diagnostic code teikit reports"),
+    ],
+)
+def test_unknown_severity_code_is_a_usage_error(tmp_path: Path, key: str, hint: str) -> None:
+    path = _write(tmp_path / ".teikit.toml", f'[severity]\n"{key}" = "warning"\n')
+    with pytest.raises(UsageError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert str(path.resolve()) in message and f"severity.{key}:" in message
+    assert hint in message
+
+
+def test_pattern_in_a_severity_key_suggests_the_prefix(tmp_path: Path) -> None:
+    path = _write(tmp_path / ".teikit.toml", '[severity]\n"sch.*" = "off"\n')
+    with pytest.raises(UsageError, match=r"did you mean 'sch'"):
+        load_config(path)
+
+
+def test_every_documented_code_and_prefix_is_accepted(tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text("utf-8")
+    table = readme[readme.index("| code | meaning |") :].split("\n\n", 1)[0]
+    codes = sorted(set(re.findall(r"`([a-z]+\.[a-z.-]+)`", table)))
+    assert "sch.assert" in codes and "xml.syntax" in codes
+    keys = [c for c in codes if c not in ERROR_ONLY_CODES] + ["sch", "xsd", "rng", "xml", "io"]
+    text = "[severity]\n" + "".join(f'"{k}" = "warning"\n' for k in keys)
+    config = load_config(_write(tmp_path / ".teikit.toml", text))
+    assert len(config.severity) == len(keys)
+
+
+@pytest.mark.parametrize("level", ["off", "warning", "info"])
+def test_not_well_formed_cannot_be_lowered(tmp_path: Path, level: str) -> None:
+    path = _write(tmp_path / ".teikit.toml", f'[severity]\n"xml.syntax" = "{level}"\n')
+    with pytest.raises(UsageError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert str(path.resolve()) in message and "severity.xml.syntax:" in message
+    assert "ignore" in message  # how to leave such a file out instead
+    text = '[severity]\n"xml.syntax" = "error"\n'
+    assert load_config(_write(tmp_path / "e" / ".teikit.toml", text)).severity
+
+
+def test_severity_applies_to_every_finding_of_a_run(tmp_path: Path) -> None:
+    _write(
+        tmp_path / ".teikit.toml",
+        '[severity]\n"xml" = "off"\n"id.duplicate" = "warning"\n',
+    )
+    dtd = _write(tmp_path / "dtd.xml", '<!DOCTYPE a SYSTEM "x.dtd">\n<a/>\n')
+    dup = _write(tmp_path / "dup.xml", '<a><b xml:id="x"/><b xml:id="x"/></a>\n')
+    bad = _write(tmp_path / "bad.xml", "<a><b></a>\n")
+    options = ValidateOptions(use_xml_model=False)
+    assert validate_file(dtd, options).diagnostics == ()  # "xml" = "off" drops the DTD note
+    assert [(d.code, d.severity) for d in validate_file(dup, options).diagnostics] == [
+        ("id.duplicate", Severity.WARNING)
+    ]
+    # ... but a file that is not well-formed still fails: the prefix does not lower it
+    assert [(d.code, d.severity) for d in validate_file(bad, options).diagnostics] == [
+        ("xml.syntax", Severity.ERROR)
+    ]
+
+
+def test_off_drops_a_finding_about_a_folder(tmp_path: Path) -> None:
+    _write(tmp_path / ".teikit.toml", '[severity]\n"io.no-files" = "off"\n')
+    (tmp_path / "empty").mkdir()
+    run = validate([_write(tmp_path / "a.xml", "<a/>"), tmp_path / "empty"])
+    assert run.ok and [d for r in run.results for d in r.diagnostics] == []
+
+
+def test_every_code_the_source_reports_is_known() -> None:
+    """A code added to teikit without adding it to KNOWN_CODES could not be configured."""
+    import re
+
+    from teikit.schemas import KNOWN_CODES
+
+    families = {code.split(".")[0] for code in KNOWN_CODES}
+    literal = re.compile(r'"([a-z]+(?:\.[a-z-]+)+)"')
+    found = {
+        code
+        for path in (ROOT / "src" / "teikit").rglob("*.py")
+        for code in literal.findall(path.read_text("utf-8"))
+        if code.split(".")[0] in families and not code.endswith((".xml", ".gov"))
+    }
+    assert found <= KNOWN_CODES, sorted(found - KNOWN_CODES)

@@ -18,6 +18,7 @@ from teikit.engines.schematron import (
 )
 from teikit.errors import SchemaError
 from teikit.loading import Document, load
+from teikit.runner import validate, validate_file
 
 from conftest import FIXTURES, shared_path
 
@@ -159,6 +160,64 @@ def test_all_phases() -> None:
 def test_unknown_phase_is_a_schema_error() -> None:
     with pytest.raises(SchemaError, match="no phase 'nope'"):
         compile_schematron(SCHEMAS / "advanced.sch", phase="nope")
+
+
+PHASED = """<schema xmlns="http://purl.oclc.org/dsdl/schematron" queryBinding="xslt2"
+        defaultPhase="a">
+  <phase id="a"><active pattern="pa"/></phase>
+  <phase id="b"><active pattern="pb"/></phase>
+  <pattern id="pa"><rule context="/*"><report test="true()">pattern a ran</report></rule></pattern>
+  <pattern id="pb"><rule context="/*"><report test="true()">pattern b ran</report></rule></pattern>
+</schema>
+"""
+
+
+def _phased_file(tmp_path: Path, phase: str | None) -> Path:
+    """A file whose xml-model names ``PHASED`` with ``phase`` (none when None)."""
+    (tmp_path / "p.sch").write_text(PHASED, encoding="utf-8")
+    attr = "" if phase is None else f' phase="{phase}"'
+    doc = tmp_path / f"{''.join(c for c in str(phase) if c.isalnum())}.xml"
+    doc.write_text(
+        '<?xml-model href="p.sch" schematypens="http://purl.oclc.org/dsdl/schematron"'
+        f"{attr}?>\n<doc/>\n",
+        encoding="utf-8",
+    )
+    return doc
+
+
+@pytest.mark.parametrize(
+    ("phase", "expected"),
+    [
+        (None, ["pattern a ran"]),
+        ("#DEFAULT", ["pattern a ran"]),
+        ("a", ["pattern a ran"]),
+        ("b", ["pattern b ran"]),
+        ("#ALL", ["pattern a ran", "pattern b ran"]),
+    ],
+)
+def test_xml_model_phase_selects_the_patterns(
+    tmp_path: Path, phase: str | None, expected: list[str]
+) -> None:
+    result = validate_file(_phased_file(tmp_path, phase))
+    assert sorted(d.message for d in result.diagnostics) == expected
+    assert {d.code for d in result.diagnostics} == {"sch.report"}
+
+
+def test_xml_model_phase_the_schema_lacks_is_a_finding(tmp_path: Path) -> None:
+    result = validate_file(_phased_file(tmp_path, "zzz"))
+    (diag,) = result.diagnostics
+    assert diag.code == "schema.unusable" and diag.line == 1
+    assert "'zzz'" in diag.message and "a, b" in diag.message
+
+
+def test_one_schema_in_two_phases_in_one_run(tmp_path: Path) -> None:
+    # The compile cache keys on the phase: the second file must not reuse the first's.
+    first, second = _phased_file(tmp_path, "a"), _phased_file(tmp_path, "b")
+    run = validate([first, second])
+    assert [[d.message for d in r.diagnostics] for r in run.results] == [
+        ["pattern a ran"],
+        ["pattern b ran"],
+    ]
 
 
 def test_generated_stylesheet_carries_embedded_xslt() -> None:

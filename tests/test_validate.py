@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from teikit import Severity, ValidateOptions, validate, validate_file
+from teikit.runner import discover, find_inputs
 
 from conftest import LETTER, ROOT
 
@@ -98,3 +99,16 @@ def test_copy_elsewhere_reports_missing_schemas_not_a_crash(tmp_path: Path) -> N
     shutil.copy(LETTER, copy)
     result = validate_file(copy)
     assert {d.code for d in result.diagnostics} == {"schema.unavailable"}
+
+
+@pytest.mark.parametrize("one", [str(LETTER), LETTER], ids=["str", "Path"])
+def test_a_single_path_is_one_path_not_its_characters(one: str | Path) -> None:
+    run = validate(one)
+    assert [r.path for r in run.results] == [validate([LETTER]).results[0].path]
+    assert run.ok
+
+
+@pytest.mark.parametrize("one", [str(ROOT / "tei"), ROOT / "tei"], ids=["str", "Path"])
+def test_discovery_takes_a_single_path_too(one: str | Path) -> None:
+    assert discover(one) == [LETTER]
+    assert list(find_inputs(one).files) == [LETTER]

@@ -57,6 +57,17 @@ __all__ = [
 ]
 
 
+#: What the functions below take as ``paths``: one path, or any number of them.
+Paths = str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
+
+
+def _path_list(paths: Paths) -> list[str | os.PathLike[str]]:
+    """``paths`` as a list; a single str or PathLike is one path, not its characters."""
+    if isinstance(paths, (str, os.PathLike)):
+        return [paths]
+    return list(paths)
+
+
 @dataclass(frozen=True, slots=True)
 class ValidateOptions:
     """What ``validate`` does; the CLI fills this from its options."""
@@ -103,19 +114,17 @@ class Run:
         return self.summary.failed_files == 0
 
 
-def discover(
-    paths: Iterable[str | os.PathLike[str]], suffixes: Sequence[str] = XML_SUFFIXES
-) -> list[Path]:
+def discover(paths: Paths, suffixes: Sequence[str] = XML_SUFFIXES) -> list[Path]:
     """Expand files, folders and globs into files (see :mod:`teikit.discovery`).
 
-    A missing path is a usage error. Dangling links and unreadable folders met on the way
-    are left out here; :func:`validate` reports them.
+    ``paths`` is one path or several. A missing path is a usage error. Dangling links and
+    unreadable folders met on the way are left out here; :func:`validate` reports them.
     """
-    return list(discover_files(paths, suffixes).files)
+    return list(discover_files(_path_list(paths), suffixes).files)
 
 
 def find_inputs(
-    paths: Iterable[str | os.PathLike[str]],
+    paths: Paths,
     suffixes: Sequence[str] = XML_SUFFIXES,
     *,
     gitignore: bool = True,
@@ -124,9 +133,9 @@ def find_inputs(
 
     The project's ``ignore`` patterns apply to the files a walk or a glob found, never to
     a file named as it is. Nothing here follows a symbolic link loop into an error: such
-    a file is kept, and loading it says what it is.
+    a file is kept, and loading it says what it is. ``paths`` is one path or several.
     """
-    paths = list(paths)
+    paths = _path_list(paths)
     found = discover_files(paths, suffixes, gitignore=gitignore)
     named = {os.path.realpath(p) for p in paths if os.path.lexists(p) and not Path(p).is_dir()}
     files = [f for f in found.files if os.path.realpath(f) in named or not _configured_out(f)]
@@ -179,7 +188,7 @@ def check_document(
             continue
         try:
             path, language = _prepared(ref, resolve or default_options())
-            compiled = compile_schema(path, language)
+            compiled = compile_schema(path, language, ref.phase)
         except SchemaUnavailable as exc:
             if ref.origin == "option":
                 raise
@@ -232,6 +241,17 @@ def check_loaded(doc: Document, options: ValidateOptions) -> list[Diagnostic]:
     return apply_severity(found, find_config(doc.path))
 
 
+def _configured(path: Path, diags: Sequence[Diagnostic]) -> list[Diagnostic]:
+    """``diags`` with the severities of ``path``'s project, so that ``off`` drops any code."""
+    if not diags:
+        return []
+    try:
+        config = find_config(path)
+    except (OSError, RuntimeError):  # RuntimeError: a symbolic link loop (Python 3.11, 3.12)
+        return list(diags)
+    return apply_severity(diags, config)
+
+
 @dataclass(frozen=True, slots=True)
 class _Checked:
     """One file's findings (unfiltered) and, with ``xref``, what its pointers need."""
@@ -244,16 +264,17 @@ class _Checked:
 def _check(path: Path, options: ValidateOptions) -> _Checked:
     """Parse once, run the schemas, and collect ids and pointers from the same tree."""
     loaded = load_input(path, options.load)
-    diags = list(loaded.diagnostics)
     doc = loaded.document
+    # A file that could not be parsed keeps its findings: configured away, it would pass.
+    diags = list(loaded.diagnostics) if doc is None else _configured(path, loaded.diagnostics)
     refs = None
     if doc is not None:
         diags.extend(check_loaded(doc, options))
         # xref reports duplicate ids itself, with the pointers that depend on them
-        diags.extend(id_findings(doc, duplicates=not options.xref))
+        diags.extend(_configured(path, id_findings(doc, duplicates=not options.xref)))
         if options.xref:
             refs = collect(doc, options.suffixes)
-            diags.extend(refs.diagnostics)
+            diags.extend(_configured(path, refs.diagnostics))
     shown = doc.display if doc else (diags[0].file if diags else display_name(path))
     return _Checked(FileResult(shown, tuple(diags)), refs, doc is not None)
 
@@ -306,21 +327,23 @@ def validate_file(
     checked = _check(Path(path), options)
     extra: list[Diagnostic] = []
     if checked.refs is not None:
-        extra = check_links([checked.refs], load_options=options.load).get(checked.refs.path, [])
+        links = check_links([checked.refs], load_options=options.load)
+        extra = _configured(Path(path), links.get(checked.refs.path, []))
     return _kept(checked.result, extra, options)
 
 
 def validate(
-    paths: Iterable[str | os.PathLike[str]],
+    paths: Paths,
     options: ValidateOptions = ValidateOptions(),
 ) -> Run:
     """Validate every file under ``paths``; results come back in input order.
 
-    ``paths`` may be files, folders or globs. With ``options.changed_since`` only files
-    changed since that git revision are checked, and finding none is not an error.
+    ``paths`` may be files, folders or globs, or a single one (``validate("a.xml")``).
+    With ``options.changed_since`` only files changed since that git revision are checked,
+    and finding none is not an error.
     """
     started = time.perf_counter()
-    paths = list(paths)
+    paths = _path_list(paths)
     suffixes = normalise_suffixes(options.suffixes)
     options = with_resolve(options)
     problems: tuple[Diagnostic, ...] = ()
@@ -352,10 +375,16 @@ def validate(
             load_options=options.load,
         )
     results = [
-        _kept(c.result, links.get(c.refs.path, []) if c.refs else [], options) for c in checked
+        _kept(c.result, _configured(Path(c.refs.path), links.get(c.refs.path, [])), options)
+        if c.refs
+        else _kept(c.result, [], options)
+        for c in checked
     ]
     # Dangling links and unreadable folders: a result of their own, after the files.
-    results.extend(FileResult(d.file, (d,)) for d in problems if d.severity >= options.min_severity)
+    for problem in problems:
+        for d in _configured(Path(problem.file), [problem]):
+            if d.severity >= options.min_severity:
+                results.append(FileResult(d.file, (d,)))
     return Run(tuple(results), Summary.of(results, time.perf_counter() - started))
 
 

@@ -69,16 +69,31 @@ def _compiler(language: str) -> Compiler:
     return compile_schematron
 
 
-def compile_schema(path: str | Path, language: str | None = None) -> Compiled:
-    """Compile ``path`` (cached per process, keyed on the file's path and mtime)."""
+def compile_schema(
+    path: str | Path, language: str | None = None, phase: str | None = None
+) -> Compiled:
+    """Compile ``path`` (cached per process, keyed on the file's path, mtime and phase).
+
+    ``phase`` picks a Schematron phase (``#ALL``, ``#DEFAULT`` or an id, as
+    ``<?xml-model phase=...?>`` names it); other languages have no phases and ignore it.
+    A phase the schema does not define raises :class:`SchemaError` naming those it has.
+    """
     p = Path(path)
     try:
         stamp = p.stat().st_mtime_ns
     except OSError as exc:
         raise SchemaError(f"{p}: cannot read schema ({exc.strerror or exc})") from None
-    return _compile_cached(str(p), stamp, language or language_of(p))
+    language = language or language_of(p)
+    chosen = (phase or "").strip() or None
+    if language != "schematron" or chosen == "#DEFAULT":
+        chosen = None  # one compiled schema, one cache entry, for the default phase
+    return _compile_cached(str(p), stamp, language, chosen)
 
 
 @lru_cache(maxsize=64)
-def _compile_cached(path: str, stamp: int, language: str) -> Compiled:
+def _compile_cached(path: str, stamp: int, language: str, phase: str | None) -> Compiled:
+    if phase is not None:
+        from teikit.engines.schematron import compile_schematron
+
+        return compile_schematron(Path(path), phase=phase)
     return _compiler(language)(Path(path))

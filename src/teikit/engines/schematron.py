@@ -372,7 +372,10 @@ def _active_patterns(
     element = phases.get(chosen)
     if element is None:
         known = ", ".join(sorted(k for k in phases if k)) or "none"
-        raise SchemaError(f"{where}: no phase {chosen!r} (phases: {known})")
+        raise SchemaError(
+            f"{where}: no phase {chosen!r} in this schema (its phases: {known}; "
+            "#ALL runs every pattern, #DEFAULT the defaultPhase)"
+        )
     wanted = {a.get("pattern") for a in element.iterchildren(_sch("active"))}
     ids = {p.get("id") for p in patterns}
     missing = sorted(w for w in wanted if w not in ids and w)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from teikit.schemas.catalog import Catalog
 from teikit.schemas.config import (
+    ERROR_ONLY_CODES,
+    KNOWN_CODES,
     ProjectConfig,
     apply_severity,
     find_config,
@@ -39,6 +41,8 @@ from teikit.schemas.resolve import (
 )
 
 __all__ = [
+    "ERROR_ONLY_CODES",
+    "KNOWN_CODES",
     "SCHEMATYPENS",
     "Catalog",
     "ProjectConfig",

@@ -12,6 +12,10 @@ The nearest file above the checked file wins (in one folder ``.teikit.toml`` bef
     "sch.report" = "warning"
     "rng" = "error"
 
+A severity key must be a code teikit reports (:data:`KNOWN_CODES`) or a prefix of one,
+so that a typo is an error rather than a setting that does nothing. Codes meaning the
+file could not be read or parsed (:data:`ERROR_ONLY_CODES`) stay errors.
+
     [[tool.teikit.schemas]]             # first entry whose files match is used
     files = "tei/*.xml"                 # a pattern or a list of patterns
     use = ["schemas/letter.rng", "https://example.org/letter.sch"]
@@ -34,6 +38,7 @@ folder holding the configuration, with ``/`` between folders:
 
 from __future__ import annotations
 
+import difflib
 import re
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
@@ -52,6 +57,74 @@ OFF = "off"
 _KEYS = {"schemas", "ignore", "severity", "catalogs", "allow-network", "render"}
 _SCHEMA_KEYS = {"files", "use"}
 _CODE = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
+
+#: Every code teikit reports (the README's table of codes, and those of convert/split);
+#: a ``[severity]`` key must be one of them or a prefix of some (``sch``, ``xml``).
+KNOWN_CODES: frozenset[str] = frozenset(
+    {
+        # reading and parsing (teikit.loading, teikit.discovery)
+        "io.unreadable",
+        "io.not-a-file",
+        "io.too-large",
+        "io.dangling-symlink",
+        "io.unreadable-dir",
+        "io.no-files",
+        "xml.syntax",
+        "xml.empty",
+        "xml.encoding",
+        "xml.external-dtd",
+        "xml.external-entity",
+        "xml.parameter-entity",
+        "xml.too-deep",
+        "xml.huge-text",
+        "xml.too-large",
+        "xml.entity-expansion",
+        "xml.xinclude",
+        # schemas
+        "schema.unavailable",
+        "schema.unusable",
+        "rng.invalid",
+        "xsd.invalid",
+        "sch.assert",
+        "sch.report",
+        "sch.error",
+        # ids and pointers (teikit.checks, teikit.xref)
+        "id.duplicate",
+        "id.malformed",
+        "ref.unresolved",
+        "xref.unresolved",
+        "xref.missing-file",
+        "xref.outside-root",
+        # runs, conversions, splitting
+        "output.unwritable",
+        "internal.worker-crashed",
+        "tei.not-tei",
+        "convert.failed",
+        "cmif.skipped",
+        "split.pointer",
+    }
+)
+#: Codes that mean the file could not be read, is not well-formed XML or was refused by a
+#: limit: nothing else in it was checked, so it must never pass. They stay errors: a
+#: ``[severity]`` key naming one may only say "error", and a prefix (``xml``) skips them.
+ERROR_ONLY_CODES: frozenset[str] = frozenset(
+    {
+        "io.unreadable",
+        "io.not-a-file",
+        "io.too-large",
+        "io.dangling-symlink",
+        "io.unreadable-dir",
+        "xml.syntax",
+        "xml.empty",
+        "xml.too-deep",
+        "xml.huge-text",
+        "xml.too-large",
+        "xml.entity-expansion",
+        "xml.xinclude",
+        "internal.worker-crashed",
+    }
+)
+_PREFIXES = frozenset(c[:i] for c in KNOWN_CODES for i, ch in enumerate(c) if ch == ".")
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,10 +185,12 @@ def apply_severity(diags: Iterable[Diagnostic], config: ProjectConfig | None) ->
 
     ``"sch.report" = "warning"`` applies to ``sch.report`` (and ``sch.report.*``);
     ``"rng" = "error"`` to every ``rng.*`` code. The longest matching key wins.
+    :data:`ERROR_ONLY_CODES` are kept as they are: a file that cannot be read or parsed
+    was not checked, so it must not pass.
     """
     out: list[Diagnostic] = []
     for diag in diags:
-        if config is None:
+        if config is None or diag.code in ERROR_ONLY_CODES:
             out.append(diag)
             continue
         configured, level = config.severity_for(diag.code)
@@ -317,17 +392,40 @@ def _parse_severity(
     out: list[tuple[str, Severity | None]] = []
     for code, value in table.items():
         key = f"severity.{code}" if _CODE.match(code) else f"severity.{code!r}"
-        if not _CODE.match(code):
-            raise UsageError(f"{where(key)}: not a diagnostic code or code prefix")
+        _check_code(code, where(key))
         if not isinstance(value, str):
             raise UsageError(f"{where(key)}: must be error, warning, info or off")
+        level: Severity | None
         if value.strip().lower() == OFF:
-            out.append((code, None))
-            continue
-        try:
-            out.append((code, Severity.parse(value)))
-        except ValueError:
+            level = None
+        else:
+            try:
+                level = Severity.parse(value)
+            except ValueError:
+                raise UsageError(
+                    f"{where(key)}: {value!r} is not error, warning, info or off"
+                ) from None
+        if code in ERROR_ONLY_CODES and level is not Severity.ERROR:
             raise UsageError(
-                f"{where(key)}: {value!r} is not error, warning, info or off"
-            ) from None
+                f"{where(key)}: cannot be {value!r}: {code} means teikit could not read or "
+                "parse the file (or a limit refused it), so nothing in it was checked and it "
+                "must not pass; leave such files out with 'ignore' instead"
+            )
+        out.append((code, level))
     return tuple(out)
+
+
+def _check_code(code: str, where: str) -> None:
+    """Refuse a key that is no code teikit reports (a typo would silently do nothing)."""
+    if code in KNOWN_CODES or code in _PREFIXES:
+        return
+    if not _CODE.match(code):
+        bare = code.strip().rstrip("*").rstrip(".")
+        hint = f"; did you mean {bare!r}? (a prefix covers its codes)" if bare in _PREFIXES else ""
+        raise UsageError(f"{where}: not a diagnostic code or code prefix{hint}")
+    close = difflib.get_close_matches(code, sorted(KNOWN_CODES | _PREFIXES), n=1, cutoff=0.6)
+    if close:
+        hint = f"did you mean {close[0]!r}?"
+    else:
+        hint = f"codes start with {', '.join(p + '.' for p in sorted(_PREFIXES))}"
+    raise UsageError(f"{where}: not a diagnostic code teikit reports; {hint}")
