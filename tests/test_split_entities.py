@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,18 +15,33 @@ import pytest
 from teikit import TeiDocument, ValidateOptions, validate
 from teikit.entities import entities, to_csv, to_json
 from teikit.loading import load
-from teikit.split import split
+from teikit.split import SplitResult, split
 from teikit.xmlutil import XML_ID, tei
 
 from conftest import FIXTURES, LETTER, shared_path
 
 
 @pytest.fixture(scope="module")
-def split_volume(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def split_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, SplitResult]:
     out = tmp_path_factory.mktemp("split")
     result = split(shared_path("corpus", "frus", "frus1964-68v29p2.xml"), out)
     assert len(result.written) == 140
-    return out
+    return out, result
+
+
+@pytest.fixture(scope="module")
+def split_volume(split_run: tuple[Path, SplitResult]) -> Path:
+    return split_run[0]
+
+
+def _xref_codes(paths: list[Path]) -> dict[str, int]:
+    """Finding codes of ``validate --xref`` over ``paths`` (no schemas: pointers only)."""
+    run = validate(paths, ValidateOptions(xref=True, use_xml_model=False, use_config=False))
+    codes: dict[str, int] = {}
+    for result in run.results:
+        for d in result.diagnostics:
+            codes[d.code] = codes.get(d.code, 0) + 1
+    return codes
 
 
 def test_split_files_stand_alone(split_volume: Path) -> None:
@@ -128,6 +144,114 @@ def test_split_cli(tmp_path: Path) -> None:
         check=False,
     )
     assert proc.returncode == 2 and 'no <div type="chapter">' in proc.stderr
+
+
+def test_split_letter_brings_its_standoff_entries_along(tmp_path: Path) -> None:
+    """The letter's names point into its standOff: the entries come along, so no pointer
+    is sent to a volume file that the output folder does not have."""
+    (tmp_path / "src").mkdir()
+    letter = tmp_path / "src" / "letter.xml"
+    letter.write_bytes(LETTER.read_bytes())
+    result = split(letter, tmp_path / "out")
+    (part,) = result.written
+    assert result.diagnostics == () and result.external_pointers == 0
+    loaded = load(part).document
+    assert loaded is not None
+    doc = TeiDocument(loaded)
+    stand_off = doc.root.find(tei("standOff"))
+    assert stand_off is not None
+    assert [c.tag for c in stand_off] == [tei("listPerson"), tei("listOrg"), tei("listPlace")]
+    assert {"pers.rusk", "pers.mcnamara", "org.nsc", "place.japan"} <= set(doc.ids)
+    for el in doc.root.iter():
+        for token in (el.get("ref") or "").split():
+            assert token.startswith("#") and doc.resolve(token) is not None, token
+    assert _xref_codes([tmp_path / "out"]) == {}
+
+
+def test_split_volume_pointers_resolve_from_the_output_folder(
+    split_run: tuple[Path, SplitResult],
+) -> None:
+    """Pointers into the volume are relative to the split file, and the entries that
+    copied entries point to (Ikeda, named in Kono's entry of d123) come along too."""
+    out, result = split_run
+    volume = shared_path("corpus", "frus", "frus1964-68v29p2.xml")
+    to_volume = Path(os.path.relpath(volume, out)).as_posix()
+    d1 = (out / "frus1964-68v29p2-d1.xml").read_text("utf-8")
+    assert f'corresp="{to_volume}#frus1964-68v29p2"' in d1
+    loaded = load(out / "frus1964-68v29p2-d123.xml").document
+    assert loaded is not None and "p_IH3" in TeiDocument(loaded).ids
+    codes = _xref_codes([out])
+    assert "xref.missing-file" not in codes and "ref.unresolved" not in codes
+    # one note per file, not one per pointer
+    assert len(result.diagnostics) == 140 and result.external_pointers == 560
+    assert result.diagnostics[0].message.startswith("4 pointer(s) lead outside the document")
+
+
+VOLUME = """<TEI xmlns="http://www.tei-c.org/ns/1.0" xml:id="vol">
+<teiHeader><fileDesc><titleStmt><title>V</title></titleStmt>
+<publicationStmt><p>P</p></publicationStmt><sourceDesc><p>S</p></sourceDesc></fileDesc>
+</teiHeader>
+<standOff>
+ <listPerson><head>People</head>
+  <person xml:id="p1"><persName>Ada</persName><affiliation ref="#o1">Org</affiliation></person>
+  <person xml:id="p2"><persName>Bob</persName></person>
+  <person xml:id="p3"><persName>Cy</persName></person>
+ </listPerson>
+ <listOrg><org xml:id="o1"><orgName>Org</orgName><placeName ref="#pl1">Here</placeName></org>
+  <org xml:id="o2"><orgName>Other</orgName></org></listOrg>
+</standOff>
+<text><front><div xml:id="intro"><p>Intro</p></div></front>
+<body>
+ <div type="document" xml:id="d1"><p><persName ref="#p1">Ada</persName>, see
+  <ref target="#intro">intro</ref>, <ref target="register.xml#r1">register</ref>,
+  <ref target="https://example.org/x.xml#y">web</ref>, <ref target="#d2">d2</ref>.</p></div>
+ <div type="document" xml:id="d2"><p><persName ref="#p3">Cy</persName></p></div>
+</body>
+<back><div type="places"><head>Places</head><listPlace>
+ <place xml:id="pl0"><placeName>There</placeName></place>
+ <place xml:id="pl1"><placeName>Here</placeName>
+  <note><persName ref="#p2">Bob</persName></note></place>
+</listPlace></div></back>
+</text></TEI>
+"""
+
+
+def test_split_copies_entries_transitively_and_rebases_pointers(tmp_path: Path) -> None:
+    """p1 -> o1 (standOff) -> pl1 (back) -> p2 (standOff) all come along, in their lists;
+    what must stay outside points at the volume relative to the output folder."""
+    (tmp_path / "vol").mkdir()
+    volume = tmp_path / "vol" / "vol.xml"
+    volume.write_text(VOLUME, "utf-8")
+    (tmp_path / "vol" / "register.xml").write_text(
+        '<TEI xmlns="http://www.tei-c.org/ns/1.0"><text><body><p xml:id="r1"/></body></text></TEI>'
+    )
+    result = split(volume, tmp_path / "out")
+    loaded = load(tmp_path / "out" / "vol-d1.xml").document
+    assert loaded is not None
+    root = loaded.root
+    stand_off = root.find(tei("standOff"))
+    assert stand_off is not None
+    people = stand_off.find(tei("listPerson"))
+    assert people is not None and people.findtext(tei("head")) == "People"
+    assert [p.get(XML_ID) for p in people.iter(tei("person"))] == ["p1", "p2"]
+    assert [o.get(XML_ID) for o in stand_off.iter(tei("org"))] == ["o1"]
+    places = root.find(f"{tei('text')}/{tei('back')}/{tei('div')}")
+    assert places is not None and places.get("type") == "places"
+    assert [p.get(XML_ID) for p in places.iter(tei("place"))] == ["pl1"]
+    targets = [r.get("target") for r in root.iter(tei("ref"))]
+    assert targets == [
+        "../vol/vol.xml#intro",
+        "../vol/register.xml#r1",
+        "https://example.org/x.xml#y",
+        "vol-d2.xml#d2",
+    ]
+    assert [(Path(d.file).name, d.code) for d in result.diagnostics] == [
+        ("vol-d1.xml", "split.pointer")
+    ]
+    assert "1 pointer(s)" in result.diagnostics[0].message
+    d2 = load(tmp_path / "out" / "vol-d2.xml").document
+    assert d2 is not None and d2.root.find(f"{tei('text')}/{tei('back')}") is None
+    assert "xref.missing-file" not in _xref_codes([tmp_path / "out"])
 
 
 def test_entities_of_the_letter() -> None:

@@ -3,10 +3,14 @@
 The publisher's volumes hold a hundred or more ``div[@type='document']`` each. A
 standalone file for each keeps what the document needs to stand alone: the volume's
 header (with the document's title added and a dated change noting the split), the page
-break it starts on and the facsimile surfaces of its pages, and the entries of the
-volume's persons and terms lists it points to (in a ``back`` division shaped like the
-original lists). Pointers to other documents of the volume become pointers to their
-split files; other pointers that leave the document point into the volume file.
+break it starts on and the facsimile surfaces of its pages, and the entries its pointers
+reach -- ``standOff`` entries, ``listPerson``/``listOrg``/``listPlace`` (any ``list*``)
+entries and the items of the persons and terms lists -- together with the entries those
+entries point to, transitively. Each entry is copied inside the containers it had (a
+``standOff``, or a ``back`` shaped like the original lists). Pointers to other documents
+of the volume become pointers to their split files; the pointers that still leave the
+document point into the volume file, and relative file pointers are rebased, both by a
+path relative to the output folder so that they resolve from the split file.
 """
 
 from __future__ import annotations
@@ -15,8 +19,9 @@ import copy
 import datetime as dt
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote, unquote
 
 from lxml import etree
 
@@ -42,13 +47,26 @@ POINTER_ATTRS = (
     "resp",
 )
 
+#: Suffixes of the relative file pointers that are rebased onto the output folder (others,
+#: such as page-image names in ``@facs``, are identifiers as much as paths: left alone).
+FILE_SUFFIXES = (".xml", ".tei")
+
+#: How many of the ids a file's note names before it just counts the rest.
+NOTE_IDS = 5
+
 
 @dataclass(frozen=True, slots=True)
 class SplitResult:
-    """The files written, in document order, and what could not be kept as it was."""
+    """The files written, in document order, and what could not be kept as it was.
+
+    ``diagnostics`` holds at most one ``split.pointer`` note per written file; a caller
+    that wants one line for the whole run uses ``external_pointers``, the number of
+    pointers (over all files) that now point into the volume file.
+    """
 
     written: tuple[Path, ...]
     diagnostics: tuple[Diagnostic, ...]
+    external_pointers: int = 0
 
 
 def units_of(doc: TeiDocument, by: str) -> list[etree._Element]:
@@ -100,22 +118,68 @@ def split(
             if ident:
                 unit_of_id[ident] = unit
     out = Path(out_dir)
+    vol = _Volume(doc, names, unit_of_id, source, out)
     written: list[Path] = []
     diags: list[Diagnostic] = []
+    external_count = 0
     when = (today or dt.date.today()).isoformat()
     for i, unit in enumerate(units, 1):
-        tree, notes = _standalone(doc, unit, i, names, unit_of_id, source.name, when)
+        tree, external = _standalone(vol, unit, i, when)
         target = out / names[id(unit)]
         text = etree.tostring(tree, xml_declaration=True, encoding="UTF-8").decode("utf-8")
         write_atomic(target, text + "\n", protect=(source,))
         written.append(target)
-        diags.extend(
-            Diagnostic(str(target), 0, 0, Severity.INFO, "split.pointer", n) for n in notes
-        )
-    return SplitResult(tuple(written), tuple(diags))
+        if external:
+            external_count += len(external)
+            diags.append(
+                Diagnostic(str(target), 0, 0, Severity.INFO, "split.pointer", _note(external, vol))
+            )
+    return SplitResult(tuple(written), tuple(diags), external_count)
 
 
 _FILE_UNSAFE = re.compile(r"[^\w.-]+")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+@dataclass(frozen=True, slots=True)
+class _Volume:
+    """What every split file of one volume is built from."""
+
+    doc: TeiDocument
+    names: dict[int, str]
+    unit_of_id: dict[str, etree._Element]
+    source: Path
+    out: Path
+    #: the volume file as a URI reference from a file in the output folder
+    ref: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ref", _relative(os.fspath(self.source), self.out))
+
+
+def _relative(path: str, out: Path) -> str:
+    """``path`` as a URI reference that resolves from a file written into ``out``.
+
+    Pointers resolve against the file that holds them, so a path that was right beside
+    the volume is wrong beside the split file; no ``realpath``, because URI
+    references resolve ``..`` lexically (``relpath`` does too).
+    """
+    try:
+        rel = os.path.relpath(path, out)
+    except ValueError:  # another drive (Windows): no relative path exists
+        return Path(path).absolute().as_uri()
+    return quote(Path(rel).as_posix())
+
+
+def _note(external: list[str], vol: _Volume) -> str:
+    """One line per file, however many pointers: the ids, the first few by name."""
+    ids = list(dict.fromkeys(external))
+    shown = ", ".join(ids[:NOTE_IDS])
+    more = f" and {len(ids) - NOTE_IDS} more" if len(ids) > NOTE_IDS else ""
+    return (
+        f"{len(external)} pointer(s) lead outside the document and now point into "
+        f"{vol.ref}: {shown}{more}"
+    )
 
 
 def _unit_id(unit: etree._Element, index: int) -> str:
@@ -124,15 +188,10 @@ def _unit_id(unit: etree._Element, index: int) -> str:
 
 
 def _standalone(
-    doc: TeiDocument,
-    unit: etree._Element,
-    index: int,
-    names: dict[int, str],
-    unit_of_id: dict[str, etree._Element],
-    volume_name: str,
-    when: str,
+    vol: _Volume, unit: etree._Element, index: int, when: str
 ) -> tuple[etree._ElementTree, list[str]]:
-    root = doc.root
+    root = vol.doc.root
+    volume_name = vol.source.name
     new = etree.Element(tei("TEI"), nsmap=root.nsmap)
     volume_id = root.get(XML_ID) or volume_name.removesuffix(".xml")
     new.set(XML_ID, f"{volume_id}-{_unit_id(unit, index)}")
@@ -140,7 +199,6 @@ def _standalone(
     if header is not None:
         new.append(_header(header, unit, volume_name, when))
     body_unit = copy.deepcopy(unit)
-    notes: list[str] = []
     # the page the document begins on, unless it opens with its own page break
     pb = _page_before(unit)
     page_ids = {el.get(XML_ID) for el in unit.iter(tei("pb")) if el.get(XML_ID)}
@@ -164,25 +222,184 @@ def _standalone(
         body.append(page)
     body_unit.tail = None
     body.append(body_unit)
-    # Pointers anywhere in the new file (header included) that no longer resolve here.
-    inside = {el.get(XML_ID) for el in new.iter() if isinstance(el.tag, str) and el.get(XML_ID)}
-    items: dict[int, tuple[etree._Element, etree._Element]] = {}
-    for el in new.iter():
-        if not isinstance(el.tag, str):
-            continue
-        for attr in POINTER_ATTRS:
-            value = el.get(attr)
-            if not value or "#" not in value:
+    entries = _Entries(vol, unit, new)
+    entries.resolve(list(new.iter()))
+    entries.place(text)
+    return new.getroottree(), entries.external_in(new)
+
+
+class _Entries:
+    """The pointers of one split file, and the entries copied in so that they resolve.
+
+    Pointers are rewritten from a work list: each entry copied in adds its own elements,
+    so the entries that entries point to come along too, however long the chain.
+    """
+
+    def __init__(self, vol: _Volume, unit: etree._Element, new: etree._Element) -> None:
+        self.vol = vol
+        self.unit = unit
+        self.inside = {
+            ident for el in new.iter() if isinstance(el.tag, str) and (ident := el.get(XML_ID))
+        }
+        #: id(original entry) -> (original, copy); the original is held so ids stay unique
+        self.kept: dict[int, tuple[etree._Element, etree._Element]] = {}
+        #: id(original container) -> (original, copy of its head or None)
+        self.heads: dict[int, tuple[etree._Element, etree._Element | None]] = {}
+        #: (element, token) of each pointer now into the volume file
+        self.external: list[tuple[etree._Element, str]] = []
+        self.pending: list[etree._Element] = []
+
+    def resolve(self, elements: list[etree._Element]) -> None:
+        """Rewrite every pointer of ``elements`` and of the entries they bring along."""
+        self.pending.extend(elements)
+        while self.pending:
+            el = self.pending.pop()
+            if not isinstance(el.tag, str):
                 continue
-            tokens = [
-                _rewrite(token, inside, doc, unit, unit_of_id, names, volume_name, items, notes)
-                for token in value.split()
-            ]
-            el.set(attr, " ".join(tokens))
-    if items:
-        back = etree.SubElement(text, tei("back"))
-        _append_lists(back, items)
-    return new.getroottree(), notes
+            for attr in POINTER_ATTRS:
+                value = el.get(attr)
+                if not value:
+                    continue
+                tokens = [self._rewrite(el, token) for token in value.split()]
+                if tokens != value.split():
+                    el.set(attr, " ".join(tokens))
+
+    def _rewrite(self, el: etree._Element, token: str) -> str:
+        if not token.startswith("#"):
+            return self._rebase(token)
+        ident = token[1:]
+        if ident in self.inside:
+            return token
+        other = self.vol.unit_of_id.get(ident)
+        if other is not None and other is not self.unit:
+            return f"{self.vol.names[id(other)]}#{ident}"
+        target = self.vol.doc.ids.get(ident)
+        entry = _entry_of(target) if target is not None else None
+        if entry is not None and not any(a is entry for a in self.unit.iterancestors()):
+            self._keep(entry)
+            if ident in self.inside:
+                return token
+        self.external.append((el, token))
+        return f"{self.vol.ref}{token}"
+
+    def _rebase(self, token: str) -> str:
+        """A relative file pointer, made relative to the output folder instead."""
+        path, sep, fragment = token.partition("#")
+        if (
+            not path.lower().endswith(FILE_SUFFIXES)
+            or _SCHEME.match(token)
+            or token.startswith(("/", "\\"))
+        ):
+            return token  # an absolute URI, a prefixed pointer, a web path or not a file
+        joined = self.vol.source.parent / unquote(path)
+        return _relative(os.fspath(joined), self.vol.out) + sep + fragment
+
+    def _keep(self, entry: etree._Element) -> None:
+        kept = copy.deepcopy(entry)
+        kept.tail = None
+        self.kept[id(entry)] = (entry, kept)
+        self._add(kept)
+        for container in _containers(entry)[1]:
+            if id(container) in self.heads:
+                continue
+            head = container.find(tei("head"))
+            head_copy = copy.deepcopy(head) if head is not None else None
+            self.heads[id(container)] = (container, head_copy)
+            if head_copy is not None:
+                head_copy.tail = None
+                self._add(head_copy)
+
+    def _add(self, copied: etree._Element) -> None:
+        for el in copied.iter():
+            ident = el.get(XML_ID) if isinstance(el.tag, str) else None
+            if ident:
+                self.inside.add(ident)
+        self.pending.extend(copied.iter())
+
+    def place(self, text: etree._Element) -> None:
+        """Put the kept entries, in document order, into copies of their containers."""
+        outermost = [
+            (orig, kept)
+            for orig, kept in self.kept.values()
+            if not any(id(a) in self.kept for a in orig.iterancestors())
+        ]
+        outermost.sort(key=lambda pair: _position(pair[0]))
+        regions: dict[bool, etree._Element] = {}
+        shells: dict[int, etree._Element] = {}
+        for orig, kept in outermost:
+            stand_off, containers = _containers(orig)
+            parent = regions.get(stand_off)
+            if parent is None:
+                if stand_off:
+                    parent = etree.Element(tei("standOff"))
+                    text.addprevious(parent)
+                else:
+                    parent = etree.SubElement(text, tei("back"))
+                regions[stand_off] = parent
+            for container in containers:
+                shell = shells.get(id(container))
+                if shell is None:
+                    shell = etree.SubElement(parent, container.tag, dict(container.attrib))
+                    shells[id(container)] = shell
+                    head = self.heads[id(container)][1]
+                    if head is not None:
+                        shell.append(head)
+                parent = shell
+            parent.append(kept)
+
+    def external_in(self, new: etree._Element) -> list[str]:
+        """The pointers now into the volume file, of the elements the file really holds."""
+        return [token for el, token in self.external if _root_of(el) is new]
+
+
+def _root_of(el: etree._Element) -> etree._Element:
+    top = el
+    while (parent := top.getparent()) is not None:
+        top = parent
+    return top
+
+
+def _entry_of(target: etree._Element) -> etree._Element | None:
+    """The entry holding ``target``: an item of a ``list``, a child of another ``list*``
+    element (``listPerson``, ``listOrg``, ``listPlace``, ``listBibl``...) or of
+    ``standOff``; None when the target is in no such entry."""
+    el = target
+    while (parent := el.getparent()) is not None:
+        tag = parent.tag
+        if isinstance(tag, str) and tag.startswith(f"{{{TEI_NS}}}"):
+            local = tag[len(TEI_NS) + 2 :]
+            if local == "list":
+                if el.tag == tei("item"):
+                    return el
+            elif local.startswith("list") or local == "standOff":
+                return el
+        el = parent
+    return None
+
+
+_REGIONS = frozenset({tei("front"), tei("body"), tei("back"), tei("text")})
+
+
+def _containers(entry: etree._Element) -> tuple[bool, list[etree._Element]]:
+    """Whether ``entry`` lies in ``standOff``, and its containers below that (or below
+    ``front``/``body``/``back``), outermost first: these are copied around it."""
+    found: list[etree._Element] = []
+    for anc in entry.iterancestors():
+        if anc.tag == tei("standOff"):
+            return True, found[::-1]
+        if anc.tag in _REGIONS or anc.getparent() is None:
+            break
+        found.append(anc)
+    return False, found[::-1]
+
+
+def _position(el: etree._Element) -> tuple[int, ...]:
+    """Document order, as the path of child indexes from the root."""
+    path: list[int] = []
+    while (parent := el.getparent()) is not None:
+        path.append(parent.index(el))
+        el = parent
+    return tuple(reversed(path))
 
 
 def _header(
@@ -237,60 +454,3 @@ def _page_before(unit: etree._Element) -> etree._Element | None:
     if isinstance(found, list) and found and isinstance(found[0], etree._Element):
         return found[0]
     return None
-
-
-def _rewrite(
-    token: str,
-    inside: set[str | None],
-    doc: TeiDocument,
-    unit: etree._Element,
-    unit_of_id: dict[str, etree._Element],
-    names: dict[int, str],
-    volume_name: str,
-    items: dict[int, tuple[etree._Element, etree._Element]],
-    notes: list[str],
-) -> str:
-    if not token.startswith("#"):
-        return token
-    ident = token[1:]
-    if ident in inside:
-        return token
-    other = unit_of_id.get(ident)
-    if other is not None and other is not unit:
-        return f"{names[id(other)]}#{ident}"
-    target = doc.ids.get(ident)
-    if target is not None:
-        item = next((a for a in target.iterancestors(tei("item"))), None)
-        lst = item.getparent() if item is not None else None
-        if item is not None and lst is not None and lst.tag == tei("list"):
-            items[id(item)] = (lst, item)
-            return token
-    notes.append(f"pointer {token} leads outside the document; now {volume_name}{token}")
-    return f"{volume_name}{token}"
-
-
-def _append_lists(
-    back: etree._Element, items: dict[int, tuple[etree._Element, etree._Element]]
-) -> None:
-    """Copy each list's division (head, list attributes) with only the items used."""
-    by_list: dict[int, tuple[etree._Element, list[etree._Element]]] = {}
-    for lst, item in items.values():
-        by_list.setdefault(id(lst), (lst, []))[1].append(item)
-    for lst, used in by_list.values():
-        order = {id(c): n for n, c in enumerate(lst)}
-        container = lst.getparent()
-        holder: etree._Element
-        if container is not None and container.tag == tei("div"):
-            holder = etree.SubElement(back, tei("div"), dict(container.attrib))
-            head = container.find(tei("head"))
-            if head is not None:
-                kept_head = copy.deepcopy(head)
-                kept_head.tail = None
-                holder.append(kept_head)
-        else:
-            holder = etree.SubElement(back, tei("div"))
-        new_list = etree.SubElement(holder, tei("list"), dict(lst.attrib))
-        for item in sorted(used, key=lambda it: order.get(id(it), 0)):
-            kept = copy.deepcopy(item)
-            kept.tail = None
-            new_list.append(kept)
