@@ -548,13 +548,19 @@ def split_cmd(volume: Path, by: str, out_dir: Path, **flags: Any) -> None:
     """Split a multi-document volume into standalone TEI files, one per division.
 
     Each file keeps the volume's header, the page it starts on, its facsimile surfaces
-    and the persons/terms list entries it points to; pointers to other documents become
-    pointers to their files.
+    and the entries it points to (standOff, list* and the persons/terms lists, with the
+    entries those point to); pointers to other documents become pointers to their files,
+    and those that must stay outside point into the volume from the output folder.
     """
     result = split(volume, out_dir, by=by, load_options=_load_options(flags))
-    for d in result.diagnostics:
-        click.echo(f"{d.file}: {d.message}", err=True)
     click.echo(f"wrote {len(result.written)} file(s) to {out_dir}")
+    if result.external_pointers:
+        click.echo(
+            f"{result.external_pointers} pointer(s) in {len(result.diagnostics)} file(s) lead "
+            f"outside their document and point into {volume} "
+            f"(teikit validate --xref {out_dir} {volume} checks them)",
+            err=True,
+        )
 
 
 @cli.group("schema")
