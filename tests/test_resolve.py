@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import http.server
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -44,7 +45,7 @@ from teikit.schemas import (
 )
 from teikit.schemas.resolve import cache_path, canonical_url, catalogs_from_env
 
-from conftest import FIXTURES, shared_path
+from conftest import FIXTURES, LETTER, shared_path
 
 HERE = FIXTURES / "resolve"
 SITE = HERE / "site"
@@ -52,6 +53,7 @@ DOCS = HERE / "docs"
 CATALOG = HERE / "catalog.xml"
 BASE = "https://example.org/schemas/"
 CATALOG_NS = "urn:oasis:names:tc:entity:xmlns:xml:catalog"
+RNG = "http://relaxng.org/ns/structure/1.0"
 
 
 @pytest.fixture(autouse=True)
@@ -659,3 +661,98 @@ def test_jing_gives_the_same_verdicts_on_frus() -> None:
         assert (": error:" not in run.stdout) == valid, (path, run.stdout[:300])
         if path.name.endswith("-d62.xml"):
             assert 'element "div" not allowed here; expected element "TEI"' in run.stdout
+
+
+# -- malformed URLs (urllib raises ValueError): one file's finding, or a plain error
+
+BAD_URL = "http://[::1/x.rng"
+
+
+def test_a_malformed_url_is_refused_with_its_reason(tmp_path: Path) -> None:
+    from teikit.schemas.resolve import MalformedURL, is_url
+
+    options = ResolveOptions(cache_dir=tmp_path / "cache", allow_network=True)
+    assert is_url(BAD_URL) and language_of_location(BAD_URL) == "relaxng"
+    assert canonical_url(BAD_URL + "#x") == BAD_URL
+    for call in (
+        lambda: resolve_schema(BAD_URL, options),
+        lambda: resolve_schema("file://[::1/x.rng", options),
+        lambda: prepare_schema(BAD_URL, options),
+        lambda: prepare_ref(SchemaRef(BAD_URL, "relaxng", "xml-model"), options),
+        lambda: resolve_schema("http://example.org:port/x.rng", options),
+    ):
+        with pytest.raises(MalformedURL, match="malformed URL") as caught:
+            call()
+        assert isinstance(caught.value, SchemaUnavailable | SchemaError)
+    with pytest.raises(UsageError, match=r"http://\[::1: malformed URL"):
+        fetch_schema("http://[::1", options)
+    assert catalogs_from_env({"XML_CATALOG_FILES": "file://[::1/c.xml"}) == ()
+
+
+def test_malformed_urls_in_documents_schemas_and_catalogs(tmp_path: Path) -> None:
+    doc = tmp_path / "doc.xml"
+    doc.write_text(
+        f'<?xml-model href="{BAD_URL}"?><?xml-model href="file://[::1/a.rng"?>'
+        '<?xml-model href="a%00b.rng"?><TEI xmlns="http://www.tei-c.org/ns/1.0"/>',
+        encoding="utf-8",
+    )
+    refs = xml_model_refs(_load(doc).tree, tmp_path)
+    assert [r.location for r in refs][:2] == [BAD_URL, "file://[::1/a.rng"]
+    assert not any(r.path.is_file() for r in refs[1:])
+    schema = tmp_path / "s.rng"
+    schema.write_text(
+        f'<grammar xmlns="{RNG}"><include href="{BAD_URL}"/><start><empty/></start></grammar>',
+        encoding="utf-8",
+    )
+    with pytest.raises(SchemaError, match=r"<include> names 'http://\[::1/x.rng', a malformed"):
+        prepare_schema(str(schema), ResolveOptions(cache_dir=tmp_path / "cache"))
+    cat = _catalog(tmp_path / "c.xml", f'<uri name="{BASE}a.rng" uri="{BAD_URL}"/>')
+    with pytest.raises(UsageError, match=r"c.xml: line 1: <uri> names .*malformed URL"):
+        Catalog([cat])
+    _catalog(tmp_path / "next.xml", f'<uri name="{BASE}a.rng" uri="{BAD_URL}"/>')
+    first = _catalog(tmp_path / "first.xml", '<nextCatalog catalog="next.xml"/>')
+    assert Catalog([first]).lookup(BASE + "a.rng") is None  # a bad nextCatalog is empty
+
+
+def test_catalog_answer_that_is_malformed(tmp_path: Path) -> None:
+    from teikit.schemas.resolve import MalformedURL
+
+    row = '<rewriteURI uriStartString="https://e.org/p" rewritePrefix="http://h"/>'
+    options = ResolveOptions(catalogs=(_catalog(tmp_path / "c.xml", row),), cache_dir=tmp_path)
+    with pytest.raises(MalformedURL, match=r"the catalog maps it to 'http://h:x/a\.rng'"):
+        resolve_schema("https://e.org/p:x/a.rng", options)
+
+
+def test_validate_reports_a_malformed_schema_url_on_its_file_only(tmp_path: Path) -> None:
+    """The malformed URL is z.xml's finding; the letter is still checked (exit 1, not 3)."""
+    (tmp_path / "z.xml").write_text(
+        f'<?xml-model href="{BAD_URL}" schematypens="{RNG}"?>'
+        '<TEI xmlns="http://www.tei-c.org/ns/1.0"/>',
+        encoding="utf-8",
+    )
+    shutil.copy(LETTER, tmp_path / "ok.xml")
+    for jobs in ("1", "2"):
+        run = _teikit(tmp_path, "validate", ".", "--jobs", jobs, "--format", "json")
+        assert run.returncode == 1, run.stderr
+        files = {f["path"]: f for f in json.loads(run.stdout)["files"]}
+        assert set(files) == {"ok.xml", "z.xml"}
+        [finding] = files["z.xml"]["diagnostics"]
+        assert finding["code"] == "schema.unavailable"
+        assert "malformed URL" in finding["message"] and BAD_URL in finding["message"]
+    for args in (("validate", "ok.xml", "--schema", BAD_URL), ("schema", "fetch", "http://[::1")):
+        run = _teikit(tmp_path, *args)
+        assert run.returncode == 2, run.stderr
+        assert "malformed URL" in run.stderr and "http://[::1" in run.stderr
+
+
+def _teikit(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "XML_CATALOG_FILES"}
+    return subprocess.run(
+        [sys.executable, "-m", "teikit", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        env=env,
+    )

@@ -3,9 +3,11 @@
 Supported: ``uri``, ``rewriteURI``, ``uriSuffix`` (URI resolution); ``system``,
 ``rewriteSystem``, ``systemSuffix`` (system identifiers); ``group``; ``nextCatalog``;
 ``xml:base`` on any element. Not supported (ignored): ``public``, ``delegate*``, and
-``urn:publicid:`` unwrapping. Catalog files are read with teikit's hardened parser (no
-network, no DTD); a ``nextCatalog`` that is missing, remote or malformed is treated as an
-empty catalog, as the specification asks (section 8).
+``urn:publicid:`` unwrapping. Catalog files are read with teikit's hardened parser, which
+answers every request for an external DTD or entity with nothing: the usual
+``<!DOCTYPE catalog PUBLIC "-//OASIS//DTD ... XML Catalog V1.0//EN" "http://...">`` is
+ignored, never fetched or read. A ``nextCatalog`` that is missing, remote or malformed is
+treated as an empty catalog, as the specification asks (section 8).
 
 Resolution follows section 7: the catalog entry files are consulted in order; within one
 file an exact entry wins, then the rewrite entry with the longest matching prefix, then the
@@ -80,10 +82,24 @@ def _file_url(path: Path) -> str:
 
 
 def _local(url: str) -> Path | None:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None  # not a URL a file can be read from
     if parts.scheme == "file":
         return Path(unquote(parts.path))
     return None
+
+
+def _parse(path: Path, url: str) -> etree._Element:
+    """The catalog's root, its DOCTYPE ignored.
+
+    Read by teikit and parsed from memory: a parser whose resolver refuses everything
+    would refuse the file itself if libxml2 opened it, and without that resolver libxml2
+    loads the DTD a catalog names (through its own catalogs, ``XML_CATALOG_FILES``
+    included), which fails offline or on the DTD's parameter entities.
+    """
+    return etree.fromstring(path.read_bytes(), make_parser(refuse_external=True), base_url=url)
 
 
 def read_entry_file(url: str, *, required: bool) -> EntryFile | None:
@@ -94,8 +110,12 @@ def read_entry_file(url: str, *, required: bool) -> EntryFile | None:
             raise UsageError(f"catalog {path or url}: no such file")
         return None
     try:
-        root = etree.parse(str(path), make_parser()).getroot()
-    except (OSError, etree.XMLSyntaxError) as exc:
+        root = _parse(path, url)
+    except OSError as exc:
+        if required:
+            raise UsageError(f"catalog {path}: cannot read ({exc.strerror or exc})") from None
+        return None
+    except (etree.XMLSyntaxError, ValueError) as exc:
         if required:
             raise UsageError(f"catalog {path}: not well-formed XML: {exc}") from None
         return None
@@ -106,19 +126,42 @@ def read_entry_file(url: str, *, required: bool) -> EntryFile | None:
             )
         return None
     entries = EntryFile(url)
-    _collect(root, url, entries)
+    try:
+        _collect(root, url, entries)
+    except _BadURL as exc:
+        if required:
+            raise UsageError(f"catalog {path}: {exc}") from None
+        return None
     return entries
+
+
+class _BadURL(ValueError):
+    """A catalog entry names a URL urllib cannot parse (its message says which)."""
+
+
+def _join(base: str, ref: str, elem: etree._Element) -> str:
+    """``ref`` made absolute against ``base``; :class:`_BadURL` if either is malformed."""
+    try:
+        joined = urljoin(base, ref)
+        _ = urlsplit(joined).port
+    except ValueError as exc:
+        line = f"line {elem.sourceline}: " if elem.sourceline else ""
+        raise _BadURL(
+            f"{line}<{etree.QName(elem).localname}> names {ref!r}, a malformed URL ({exc})"
+        ) from None
+    return joined
 
 
 def _collect(elem: etree._Element, base: str, out: EntryFile) -> None:
     own = elem.get(_XML_BASE)
     if own is not None:
-        base = urljoin(base, own)
+        base = _join(base, own, elem)
     for child in elem:
         if not isinstance(child.tag, str) or not child.tag.startswith(f"{{{CATALOG_NS}}}"):
             continue
         local = etree.QName(child).localname
-        child_base = urljoin(base, child.get(_XML_BASE, "")) if child.get(_XML_BASE) else base
+        own_base = child.get(_XML_BASE)
+        child_base = _join(base, own_base, child) if own_base else base
         if local == "group":
             _collect(child, base, out)
         elif local in ("uri", "system"):
@@ -126,23 +169,23 @@ def _collect(elem: etree._Element, base: str, out: EntryFile) -> None:
             target = child.get("uri")
             if key and target:
                 table = out.uri if local == "uri" else out.system
-                table.setdefault(normalize(key), urljoin(child_base, target))
+                table.setdefault(normalize(key), _join(child_base, target, child))
         elif local in ("rewriteURI", "rewriteSystem"):
             start = child.get("uriStartString" if local == "rewriteURI" else "systemIdStartString")
             prefix = child.get("rewritePrefix")
             if start and prefix is not None:
                 rows = out.rewrite_uri if local == "rewriteURI" else out.rewrite_system
-                rows.append((normalize(start), urljoin(child_base, prefix)))
+                rows.append((normalize(start), _join(child_base, prefix, child)))
         elif local in ("uriSuffix", "systemSuffix"):
             suffix = child.get("uriSuffix" if local == "uriSuffix" else "systemIdSuffix")
             target = child.get("uri")
             if suffix and target:
                 rows = out.uri_suffix if local == "uriSuffix" else out.system_suffix
-                rows.append((normalize(suffix), urljoin(child_base, target)))
+                rows.append((normalize(suffix), _join(child_base, target, child)))
         elif local == "nextCatalog":
             ref = child.get("catalog")
             if ref:
-                out.next_catalogs.append(urljoin(child_base, ref))
+                out.next_catalogs.append(_join(child_base, ref, child))
 
 
 class Catalog:

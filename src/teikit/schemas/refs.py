@@ -45,11 +45,19 @@ class SchemaRef:
 
     @property
     def path(self) -> Path:
-        """The local path (for a ``file:`` URL, its path)."""
+        """The local path (for a ``file:`` URL, its path; for a malformed one, the text)."""
         loc = self.location
         if loc.startswith("file:"):
-            return Path(unquote(urlsplit(loc).path))
+            return _file_path(loc) or Path(loc)
         return Path(loc)
+
+
+def _file_path(url: str) -> Path | None:
+    """The path of a ``file:`` URL, or None when urllib cannot parse it (``ValueError``)."""
+    try:
+        return Path(unquote(urlsplit(url).path))
+    except ValueError:
+        return None
 
 
 def _is_url(href: str) -> bool:
@@ -59,12 +67,21 @@ def _is_url(href: str) -> bool:
 
 
 def _absolute(href: str, base: Path) -> str:
-    """A URL stays as it is; anything else is a path relative to ``base``."""
+    """A URL stays as it is; anything else is a path relative to ``base``.
+
+    Never raises: a ``file:`` URL urllib cannot parse stays as written, and a path the
+    system cannot resolve (a NUL byte) stays unresolved; neither names an existing file,
+    which is what the document then hears.
+    """
     if href.startswith("file:"):
-        return str(Path(unquote(urlsplit(href).path)))
+        path = _file_path(href)
+        return href if path is None else str(path)
     if _is_url(href):
         return href
-    return str((base / unquote(href)).resolve())
+    try:
+        return str((base / unquote(href)).resolve())
+    except (OSError, RuntimeError, ValueError):
+        return str(base / unquote(href))
 
 
 def xml_model_refs(tree: etree._ElementTree, base: Path) -> list[SchemaRef]:

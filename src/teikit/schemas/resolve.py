@@ -3,7 +3,8 @@
 A URL is looked up, in this order:
 
 1. the OASIS XML catalogs (``--catalog``, the configuration's ``catalogs``, then the
-   ``XML_CATALOG_FILES`` environment variable: space-separated paths or ``file:`` URIs);
+   ``XML_CATALOG_FILES`` environment variable: space-separated paths or ``file:`` URIs, of
+   which those missing or unreadable are skipped, as libxml2 does);
 2. the cache (``$XDG_CACHE_HOME/teikit/schemas`` or ``~/.cache/teikit/schemas``): one file
    per URL, named by the SHA-256 of the URL plus the URL's suffix, with a ``.json`` sidecar
    holding the URL and the time it was fetched. ``http://www.tei-c.org/...`` and
@@ -11,7 +12,8 @@ A URL is looked up, in this order:
 3. the network, only when allowed: ``http``/``https`` only, with a timeout and a size limit
    (64 MiB), written atomically into the cache.
 
-Anything else raises :class:`SchemaUnavailable`, whose message says how to provide the file.
+Anything else raises :class:`SchemaUnavailable`, whose message says how to provide the file;
+a URL urllib cannot parse raises :class:`MalformedURL` (a :class:`SchemaUnavailable`).
 
 A schema rarely comes alone: RELAX NG ``include``/``externalRef``, XSD ``import``/
 ``include``/``redefine``/``override`` and RELAX NG compact ``include``/``external`` name
@@ -28,6 +30,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import tempfile
 import time
 import urllib.error
@@ -43,7 +46,7 @@ from lxml import etree
 
 from teikit.errors import SchemaError, TeikitError, UsageError
 from teikit.loading import make_parser
-from teikit.schemas.catalog import Catalog
+from teikit.schemas.catalog import Catalog, read_entry_file
 
 if TYPE_CHECKING:
     from teikit.schemas.config import ProjectConfig
@@ -72,6 +75,53 @@ class SchemaUnavailable(TeikitError):
         self.url = url
 
 
+class MalformedURL(SchemaUnavailable, SchemaError):
+    """A schema location that urllib cannot parse (``http://[::1/x.rng``).
+
+    A :class:`SchemaUnavailable` so that a file naming it gets a finding like any schema
+    it cannot have; a :class:`SchemaError` so that a caller who named it sees a plain
+    error rather than urllib's ``ValueError``.
+    """
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(url, f"{url}: malformed URL ({reason})")
+
+
+#: A scheme, for URLs urllib refuses to split (RFC 3986, section 3.1).
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+
+
+def url_problem(url: str) -> str:
+    """Why urllib cannot parse ``url`` ('' when it can).
+
+    ``urlsplit`` raises ``ValueError`` on an unclosed IPv6 bracket and the like, and
+    ``.port`` on a port that is not a number: every URL a user or a file supplies is
+    checked here before anything else touches it.
+    """
+    try:
+        _ = urlsplit(url).port
+    except ValueError as exc:
+        return str(exc) or "cannot be parsed"
+    return ""
+
+
+def check_url(url: str) -> str:
+    """``url`` itself, or :class:`MalformedURL` when urllib cannot parse it."""
+    reason = url_problem(url)
+    if reason:
+        raise MalformedURL(url, reason)
+    return url
+
+
+def _scheme(location: str) -> str:
+    """The lower-case scheme of ``location`` ('' for none), even for a malformed URL."""
+    try:
+        return urlsplit(location).scheme
+    except ValueError:
+        match = _SCHEME.match(location)
+        return match.group(1).lower() if match else ""
+
+
 def default_cache_dir(env: Mapping[str, str] | None = None) -> Path:
     """``$XDG_CACHE_HOME/teikit/schemas``, else ``~/.cache/teikit/schemas``."""
     env = os.environ if env is None else env
@@ -90,10 +140,37 @@ def catalogs_from_env(env: Mapping[str, str] | None = None) -> tuple[Path, ...]:
     found: list[Path] = []
     for item in env.get("XML_CATALOG_FILES", "").split():
         if item.startswith("file:"):
-            found.append(Path(unquote(urlsplit(item).path)))
+            if not url_problem(item):  # libxml2 skips what it cannot use
+                found.append(Path(unquote(urlsplit(item).path)))
         elif "://" not in item:
             found.append(Path(item))
     return tuple(found)
+
+
+def usable_env_catalogs(env: Mapping[str, str] | None = None) -> tuple[Path, ...]:
+    """The ``XML_CATALOG_FILES`` catalogs that exist and parse, resolved.
+
+    The variable is shared with every libxml2 program on the machine and often names
+    files that are not there (``/etc/xml/catalog`` on a system without it); like
+    libxml2, a catalog from it that is missing or unreadable is skipped, not an error.
+    """
+    usable: list[Path] = []
+    for path in catalogs_from_env(env):
+        try:
+            resolved = path.resolve()
+        except (OSError, RuntimeError, ValueError):
+            continue
+        if read_entry_file(_file_uri(resolved), required=False) is not None:
+            usable.append(resolved)
+    return tuple(usable)
+
+
+def _file_uri(path: Path) -> str:
+    """``path`` as a ``file:`` URL, '' when it has none (a skipped catalog, not a crash)."""
+    try:
+        return path.as_uri()
+    except ValueError:
+        return ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,16 +197,17 @@ class ResolveOptions:
         Catalogs: ``catalogs`` (``--catalog``) first, then the configuration's, then
         ``XML_CATALOG_FILES``. The network is allowed when ``allow_network`` says so
         (``--allow-network``), else when the configuration's ``allow-network`` does.
-        A catalog that is missing or not a catalog raises :class:`UsageError`.
+        A catalog named by the caller or the configuration that is missing or not a
+        catalog raises :class:`UsageError`; one from ``XML_CATALOG_FILES`` is skipped.
         """
         chain: list[Path] = [Path(c).resolve() for c in catalogs]
         if config is not None:
             chain.extend(config.catalogs)
-        chain.extend(p.resolve() for p in catalogs_from_env(env))
-        unique = tuple(dict.fromkeys(chain))
-        for path in unique:
+        for path in chain:
             if not path.is_file():
                 raise UsageError(f"catalog {path}: no such file")
+        chain.extend(usable_env_catalogs(env))
+        unique = tuple(dict.fromkeys(chain))
         network = (
             allow_network
             if allow_network is not None
@@ -149,14 +227,20 @@ class ResolveOptions:
 
 
 def is_url(location: str) -> bool:
-    """A URL with a scheme other than ``file`` (which counts as a local path)."""
-    scheme = urlsplit(location).scheme
+    """A URL with a scheme other than ``file`` (which counts as a local path).
+
+    Never raises: a malformed URL is still a URL, refused when it is resolved.
+    """
+    scheme = _scheme(location)
     return len(scheme) > 1 and scheme != "file"
 
 
 def canonical_url(url: str) -> str:
     """The cache key's URL: fragment dropped, tei-c.org's host variants made one."""
-    url = urldefrag(url)[0]
+    try:
+        url = urldefrag(url)[0]
+    except ValueError:
+        url = url.partition("#")[0]
     for canonical, variants in _SAME_SITE:
         for variant in variants:
             if url.startswith(variant):
@@ -174,8 +258,16 @@ def url_variants(url: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def _url_path(url: str) -> str:
+    """The path part of ``url``, even for a malformed one (for names, not for access)."""
+    try:
+        return unquote(urlsplit(url).path)
+    except ValueError:
+        return unquote(re.split(r"[?#]", url, maxsplit=1)[0])
+
+
 def _suffix(url: str) -> str:
-    suffix = PurePosixPath(unquote(urlsplit(url).path)).suffix.lower()
+    suffix = PurePosixPath(_url_path(url)).suffix.lower()
     return suffix if suffix and len(suffix) <= 10 and suffix[1:].isalnum() else ""
 
 
@@ -232,7 +324,7 @@ class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
     def redirect_request(  # type: ignore[no-untyped-def]
         self, req, fp, code, msg, headers, newurl
     ):
-        if urlsplit(newurl).scheme not in ("http", "https"):
+        if url_problem(newurl) or urlsplit(newurl).scheme not in ("http", "https"):
             raise urllib.error.HTTPError(newurl, code, "redirect to a non-HTTP URL", headers, fp)
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
@@ -242,6 +334,7 @@ _OPENER = urllib.request.build_opener(_HttpOnlyRedirects())
 
 def download(url: str, options: ResolveOptions) -> bytes:
     """GET ``url`` (http/https only) within the timeout and size limit."""
+    check_url(url)
     if urlsplit(url).scheme not in ("http", "https"):
         raise SchemaUnavailable(url, f"{url}: only http and https URLs are fetched")
     request = urllib.request.Request(url, headers={"User-Agent": "teikit (schema fetch)"})
@@ -273,6 +366,9 @@ def fetch_schema(url: str, options: ResolveOptions, *, dependencies: bool = True
     imported files are fetched too (those no catalog or cache entry provides), so that it
     can be used offline afterwards.
     """
+    reason = url_problem(url)
+    if reason:
+        raise UsageError(f"{url}: malformed URL ({reason})")
     if not is_url(url):
         raise UsageError(f"{url}: not an http(s) URL")
     path = store(url, download(url, options), options)
@@ -310,23 +406,27 @@ def unavailable_message(url: str, options: ResolveOptions, what: str = "schema")
 
 
 def _from_file_url(url: str) -> Path:
-    return Path(unquote(urlsplit(url).path))
+    return Path(unquote(urlsplit(check_url(url)).path))
 
 
 def resolve_schema(location: str, options: ResolveOptions) -> Path:
     """The local file for ``location``: a path, a ``file:`` URL, or a URL (see module doc).
 
     Raises :class:`SchemaUnavailable` when a URL is in no catalog, not cached, and the
-    network is not allowed (or the download fails).
+    network is not allowed (or the download fails); :class:`MalformedURL` (one of them)
+    when ``location`` or a catalog's answer for it cannot be parsed.
     """
     if not is_url(location):
         return _from_file_url(location) if location.startswith("file:") else Path(location)
-    url = location
+    url = check_url(location)
     catalog = catalog_for(options)
     for variant in url_variants(url):
         mapped = catalog.lookup(variant)
         if mapped is None:
             continue
+        reason = url_problem(mapped)
+        if reason:
+            raise MalformedURL(url, f"the catalog maps it to {mapped!r}: {reason}")
         if urlsplit(mapped).scheme == "file":
             path = _from_file_url(mapped)
             if not path.is_file():
@@ -386,14 +486,30 @@ def _references(
         for elem in root.iter(f"{{{RNG_NS}}}include", f"{{{RNG_NS}}}externalRef"):
             href = elem.get("href")
             if href:
-                refs.append((elem, "href", urljoin(_base(elem, url), href.strip())))
+                refs.append((elem, "href", _target(elem, url, href.strip())))
     elif language == "xsd":
         tags = [f"{{{XSD_NS}}}{t}" for t in ("import", "include", "redefine", "override")]
         for elem in root.iter(*tags):
             href = elem.get("schemaLocation")
             if href:
-                refs.append((elem, "schemaLocation", urljoin(_base(elem, url), href.strip())))
+                refs.append((elem, "schemaLocation", _target(elem, url, href.strip())))
     return refs
+
+
+def _target(elem: etree._Element, url: str, href: str) -> str:
+    """The absolute URL ``href`` names; a reference urllib cannot parse makes the schema
+    unusable (:class:`SchemaError`), said with the schema and the line."""
+    try:
+        target = urljoin(_base(elem, url), href)
+        reason = url_problem(target)
+    except ValueError as exc:
+        reason = str(exc)
+    if reason:
+        where = f"{url}, line {elem.sourceline}" if elem.sourceline else url
+        raise SchemaError(
+            f"{where}: <{etree.QName(elem).localname}> names {href!r}, a malformed URL ({reason})"
+        )
+    return target
 
 
 def _base(elem: etree._Element, url: str) -> str:
@@ -478,8 +594,13 @@ def _needs_materializing(resources: list[Resource]) -> bool:
             wanted = local.get(canonical_url(target))
             if wanted is None:
                 return True  # an optional import nobody provides: drop it in a copy
-            on_disk = urljoin(here, elem.get(attr, "").strip())
-            if urlsplit(on_disk).scheme != "file" or _from_file_url(on_disk).resolve() != wanted:
+            try:
+                on_disk = urljoin(here, elem.get(attr, "").strip())
+                if urlsplit(on_disk).scheme != "file":
+                    return True
+            except ValueError:
+                return True
+            if _from_file_url(on_disk).resolve() != wanted:
                 return True
     return False
 
@@ -504,7 +625,7 @@ def prepare_schema(location: str, options: ResolveOptions, language: str | None 
 def _materialize(resources: list[Resource], options: ResolveOptions) -> Path:
     names: dict[str, str] = {}
     for index, res in enumerate(resources):
-        stem = PurePosixPath(unquote(urlsplit(res.url).path)).stem or "schema"
+        stem = PurePosixPath(_url_path(res.url)).stem or "schema"
         stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in stem)[:60]
         suffix = ".xsd" if res.language == "xsd" else ".rng"
         names[canonical_url(res.url)] = f"{index:03d}-{stem}{suffix}"
@@ -603,4 +724,4 @@ def default_options() -> ResolveOptions:
     """The options set by :func:`set_default_options`, else catalogs from the environment."""
     if _DEFAULT:
         return _DEFAULT[0]
-    return ResolveOptions(catalogs=tuple(p.resolve() for p in catalogs_from_env() if p.is_file()))
+    return ResolveOptions(catalogs=usable_env_catalogs())
