@@ -264,6 +264,13 @@ def test_malformed_catalog_is_a_usage_error_up_front(tmp_path: Path) -> None:
         ResolveOptions.build(catalogs=[bad], env={})
 
 
+def test_a_malformed_catalog_url_names_the_file_and_key(tmp_path: Path) -> None:
+    """It ended in 'internal error: ValueError: Invalid IPv6 URL'."""
+    config = _write(tmp_path / ".teikit.toml", 'catalogs = ["file://[::1/c.xml"]\n')
+    with pytest.raises(UsageError, match=r"\.teikit\.toml: catalogs: .*malformed URL"):
+        load_config(config)
+
+
 # -- severity keys must be codes teikit emits
 
 

@@ -88,3 +88,16 @@ def test_a_file_that_reports_no_size_is_read_whole_and_still_bounded(tmp_path: P
     assert _read(exact, 4) == b"<a/>"
     with pytest.raises(_TooLarge):
         _read(exact, 3)
+
+
+def test_an_include_with_a_malformed_url_is_refused_with_a_reason(tmp_path: Path) -> None:
+    """With xinclude on, it ended in 'internal error: ValueError: Invalid IPv6 URL'."""
+    from teikit.loading import LoadOptions
+
+    f = tmp_path / "u.xml"
+    f.write_text(
+        '<TEI xmlns="http://www.tei-c.org/ns/1.0" xmlns:xi="http://www.w3.org/2001/XInclude">'
+        '<text><body><xi:include href="http://[::1/y.xml"/></body></text></TEI>'
+    )
+    (diag,) = load(f, LoadOptions(xinclude=True)).diagnostics
+    assert diag.code == "xml.xinclude" and "malformed URL" in diag.message

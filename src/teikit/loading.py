@@ -181,7 +181,10 @@ def _url_path(url: str) -> Path:
 
 def include_refusal(url: str, root: Path) -> str:
     """Why ``url`` may not be included from a document under ``root`` ('' if it may)."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        return f"it is a malformed URL ({exc})"
     if parts.scheme.lower() not in ("", "file"):
         return "it is remote (teikit never fetches anything)"
     if parts.netloc not in ("", "localhost"):
@@ -220,7 +223,10 @@ def _includes(tree: etree._ElementTree) -> list[tuple[etree._Element, str]]:
             if not href:
                 continue  # the same document (an xpointer into it)
             base = el.base or ""
-            found.append((el, urljoin(base, href)))
+            try:
+                found.append((el, urljoin(base, href)))
+            except ValueError:  # malformed: include_refusal says so
+                found.append((el, href))
     return found
 
 

@@ -317,7 +317,7 @@ def parse_config(
     schemas = _parse_schemas(section.get("schemas", []), where)
     ignore = _strings(section.get("ignore", []), where("ignore"), allow_str=False)
     catalogs = tuple(
-        _local_path(c, root)
+        _local_path(c, root, where("catalogs"))
         for c in _strings(section.get("catalogs", []), where("catalogs"), allow_str=False)
     )
     allow = section.get("allow-network", False)
@@ -340,10 +340,13 @@ def parse_config(
     )
 
 
-def _local_path(value: str, root: Path) -> Path:
+def _local_path(value: str, root: Path, where: str) -> Path:
     """A path from a configuration: relative to its folder, or a ``file:`` URL."""
     if value.startswith("file:"):
-        return Path(unquote(urlsplit(value).path))
+        try:
+            return Path(unquote(urlsplit(value).path))
+        except ValueError as exc:
+            raise UsageError(f"{where}: {value!r} is a malformed URL ({exc})") from None
     return (root / value).resolve()
 
 
