@@ -90,3 +90,38 @@ def test_two_inputs_for_one_output_stop_the_run(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match=r"doc\.(xml|tei) and .*doc\.(xml|tei) would both"):
         run_batch([tmp_path / "in"], tmp_path / "out", BatchOptions(formats=("text",)))
     assert not (tmp_path / "out").exists()
+
+
+def test_index_links_are_urls_not_paths(tmp_path: Path) -> None:
+    """A file named 'a b%20c#x.xml' was linked as 'a b%20c#x.html': the '#' started a
+    fragment and '%20' was read as a space."""
+    _letter(tmp_path / "in" / "dir #1" / "a b%20c#x.xml", "odd")
+    run_batch([tmp_path / "in"], tmp_path / "out", BatchOptions(formats=("html",)))
+    index = (tmp_path / "out" / "index.html").read_text()
+    assert 'href="dir%20%231/a%20b%2520c%23x.html"' in index
+    assert (tmp_path / "out" / "dir #1" / "a b%20c#x.html").is_file()
+
+
+def test_cmif_of_files_without_letters_is_an_error(tmp_path: Path) -> None:
+    """It wrote nothing and said nothing (exit 0); one such file alone is exit 1."""
+    _letter(tmp_path / "in" / "a.xml", "no letter here")
+    done = run_batch([tmp_path / "in"], tmp_path / "out", BatchOptions(formats=("cmif",)))
+    assert not done.run.ok and done.written == ()
+    (finding,) = done.run.results[0].diagnostics
+    assert finding.code == "cmif.skipped" and "not written: no file has a letter" in finding.message
+
+
+def test_one_path_is_one_path_and_options_are_checked(tmp_path: Path) -> None:
+    """build('letters') used to read each character as a path ('l: no such file')."""
+    from teikit import ConvertOptions, build
+
+    done = build(str(LETTER), tmp_path / "out")
+    assert sorted(p.name for p in done.written) == [
+        "frus1964-68v29p2-d62.html",
+        "frus1964-68v29p2-d62.txt",
+        "index.html",
+    ]
+    with pytest.raises(UsageError, match="width must be 0"):
+        ConvertOptions.from_flags(width=-5)
+    with pytest.raises(UsageError, match="notes must be one of end, inline, omit"):
+        ConvertOptions.from_flags(notes="sideways")  # type: ignore[arg-type]

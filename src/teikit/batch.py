@@ -18,9 +18,10 @@ import functools
 import os
 import signal
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import quote
 
 from lxml.html import builder as E
 from lxml.html import tostring
@@ -42,7 +43,15 @@ from teikit.output import (
     write_atomic,
 )
 from teikit.parallel import Executor, Progress, load_input, map_files, write_output
-from teikit.runner import Run, ValidateOptions, check_loaded, find_inputs, with_resolve
+from teikit.runner import (
+    Paths,
+    Run,
+    ValidateOptions,
+    check_loaded,
+    find_inputs,
+    path_list,
+    with_resolve,
+)
 from teikit.xmlutil import TEI_NS
 
 CMIF_NAME = "letters.cmif.xml"
@@ -216,18 +225,19 @@ def _crashed(path: Path, reason: str) -> _Done:
 
 
 def run_batch(
-    paths: Iterable[str | os.PathLike[str]],
+    paths: Paths,
     out_dir: str | os.PathLike[str],
     options: BatchOptions = BatchOptions(),
 ) -> BatchResult:
-    """Convert (and with ``options.validate``, validate) every file under ``paths``."""
+    """Convert (and with ``options.validate``, validate) every file under ``paths`` (one
+    path or several)."""
     started = time.perf_counter()
     unknown = [f for f in options.formats if f not in FORMATS]
     if unknown:
         raise UsageError(f"unknown format {unknown[0]!r}; choose from {', '.join(FORMATS)}")
     walk = options.validate
     pairs, problems = _pairs(
-        list(paths),
+        path_list(paths),
         normalise_suffixes(walk.suffixes if walk else XML_SUFFIXES),
         walk.gitignore if walk else True,
     )
@@ -330,6 +340,8 @@ def _write_cmif(
         if loaded.document is not None:
             docs.append(TeiDocument(loaded.document))
     result = to_cmif_many(docs, options.convert.cmif)
+    # Asked for CMIF and given none (no file holds a letter): an error, as for one file.
+    none = not result.letters
     notes: dict[str, list[Diagnostic]] = {}
     for skipped in result.skipped:
         notes.setdefault(skipped.source, []).append(
@@ -337,9 +349,11 @@ def _write_cmif(
                 skipped.source,
                 0,
                 0,
-                Severity.INFO,
+                Severity.ERROR if none else Severity.INFO,
                 "cmif.skipped",
-                f"not in {CMIF_NAME}: {skipped.reason}",
+                f"not in {CMIF_NAME}"
+                + (" (not written: no file has a letter)" if none else "")
+                + f": {skipped.reason}",
             )
         )
     if result.letters:
@@ -358,7 +372,10 @@ def _merge(results: list[FileResult], extra: dict[str, list[Diagnostic]]) -> lis
 
 def _index_page(pages: list[tuple[str, Path]], out: Path) -> str:
     """A page linking every converted document, by title, in input order."""
-    items = [E.LI(E.A(title, href=target.relative_to(out).as_posix())) for title, target in pages]
+    # A path is not a URL: "#", "?", "%" and spaces in file names must be escaped.
+    items = [
+        E.LI(E.A(title, href=quote(target.relative_to(out).as_posix()))) for title, target in pages
+    ]
     page = E.HTML(
         E.HEAD(
             E.META(charset="utf-8"),

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from teikit.batch import BatchOptions, BatchResult, run_batch
 from teikit.convert import ConvertOptions
-from teikit.runner import ValidateOptions
+from teikit.runner import Paths, ValidateOptions
 
 #: What ``build`` returns: validation results (as ``validate`` gives them) and the files.
 BuildResult = BatchResult
@@ -28,7 +27,7 @@ class BuildOptions:
 
 
 def build(
-    paths: Iterable[str | os.PathLike[str]],
+    paths: Paths,
     out_dir: str | os.PathLike[str],
     options: BuildOptions = BuildOptions(),
 ) -> BuildResult:

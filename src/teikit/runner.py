@@ -61,7 +61,7 @@ __all__ = [
 Paths = str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
 
 
-def _path_list(paths: Paths) -> list[str | os.PathLike[str]]:
+def path_list(paths: Paths) -> list[str | os.PathLike[str]]:
     """``paths`` as a list; a single str or PathLike is one path, not its characters."""
     if isinstance(paths, (str, os.PathLike)):
         return [paths]
@@ -120,7 +120,7 @@ def discover(paths: Paths, suffixes: Sequence[str] = XML_SUFFIXES) -> list[Path]
     ``paths`` is one path or several. A missing path is a usage error. Dangling links and
     unreadable folders met on the way are left out here; :func:`validate` reports them.
     """
-    return list(discover_files(_path_list(paths), suffixes).files)
+    return list(discover_files(path_list(paths), suffixes).files)
 
 
 def find_inputs(
@@ -135,7 +135,7 @@ def find_inputs(
     a file named as it is. Nothing here follows a symbolic link loop into an error: such
     a file is kept, and loading it says what it is. ``paths`` is one path or several.
     """
-    paths = _path_list(paths)
+    paths = path_list(paths)
     found = discover_files(paths, suffixes, gitignore=gitignore)
     named = {os.path.realpath(p) for p in paths if os.path.lexists(p) and not Path(p).is_dir()}
     files = [f for f in found.files if os.path.realpath(f) in named or not _configured_out(f)]
@@ -343,7 +343,7 @@ def validate(
     and finding none is not an error.
     """
     started = time.perf_counter()
-    paths = _path_list(paths)
+    paths = path_list(paths)
     suffixes = normalise_suffixes(options.suffixes)
     options = with_resolve(options)
     problems: tuple[Diagnostic, ...] = ()

@@ -45,6 +45,10 @@ class ConvertOptions:
         load: LoadOptions | None = None,
     ) -> ConvertOptions:
         """One set of reader-facing choices applied to every format that has them."""
+        if width < 0:
+            raise UsageError(f"width must be 0 (no wrapping) or more, not {width}")
+        if notes not in _NOTES:
+            raise UsageError(f"notes must be one of {', '.join(_NOTES)}, not {notes!r}")
         rules = rules or RenderRules()
         return cls(
             text=TextOptions(
@@ -67,6 +71,8 @@ class ConvertOptions:
             load=load or LoadOptions(),
         )
 
+
+_NOTES = ("end", "inline", "omit")
 
 Render = Callable[[TeiDocument, ConvertOptions], str]
 
