@@ -1,13 +1,16 @@
 """Nothing lost, on real files: every word of every TEI file's text survives conversion.
 
 A word of the source is a run of word characters in the TEI ``text`` element, where
-block elements, notes and line/page/column breaks (unless ``break="no"``) separate words
-and inline elements do not ("150<hi>th</hi>" is one word). What an option drops by
+block elements, notes, table cells and line/page/column breaks (unless ``break="no"``)
+separate words and inline elements do not ("150<hi>th</hi>" is one word). The same holds
+for the files that are not TEI P5 (XHTML and other XML): their blocks, breaks and cells
+separate words too. What an option drops by
 design is left out of the count: ``del`` and the unchosen side of ``choice``.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from pathlib import Path
@@ -16,10 +19,10 @@ import pytest
 from lxml import etree
 
 from teikit import TeiDocument, TextOptions
-from teikit.convert import to_html, to_text
-from teikit.convert.blocks import is_block
+from teikit.convert import to_html, to_json, to_markdown, to_text
+from teikit.convert.blocks import CELLS, LINE_BREAKS, NOTES, PAGE_BREAKS, is_block
 from teikit.convert.rules import RenderRules
-from teikit.convert.text import NOTE, body_of, skip_unread
+from teikit.convert.text import body_of, skip_unread
 from teikit.convert.walk import walk
 from teikit.loading import load
 from teikit.xmlutil import TEI_NS, tei
@@ -27,14 +30,14 @@ from teikit.xmlutil import TEI_NS, tei
 from conftest import shared_path
 
 WORD = re.compile(r"\w+")
-BREAKS = {tei("lb"), tei("pb"), tei("cb"), tei("gap")}
+BREAKS = LINE_BREAKS | PAGE_BREAKS | {tei("gap")}
 #: The editorial marks (⟦del⟧, [supplied], unclear[?]) may sit inside a word; they are
 #: documented additions, so the count is taken with empty rules in their place.
 UNMARKED = RenderRules.from_mapping({"del": {}, "supplied": {}, "unclear": {}})
 
 
-def corpus_tei_files() -> list[Path]:
-    """Every file of the shared corpus whose root is a TEI element (parsed once here)."""
+def corpus_files(tei_p5: bool) -> list[Path]:
+    """The files of the shared corpus whose root is (or is not) a TEI element."""
     try:
         root = shared_path("corpus")
     except pytest.skip.Exception:
@@ -42,14 +45,15 @@ def corpus_tei_files() -> list[Path]:
     found = []
     for path in sorted(root.rglob("*.xml")):
         loaded = load(path)
-        if loaded.document is not None and str(loaded.document.root.tag).startswith(
+        if loaded.document is not None and tei_p5 == str(loaded.document.root.tag).startswith(
             f"{{{TEI_NS}}}"
         ):
             found.append(path)
     return found
 
 
-FILES = corpus_tei_files()
+FILES = corpus_files(tei_p5=True)
+OTHER_FILES = corpus_files(tei_p5=False)
 
 
 def source_words(doc: TeiDocument, diplomatic: bool) -> Counter[str]:
@@ -67,7 +71,8 @@ def source_words(doc: TeiDocument, diplomatic: bool) -> Counter[str]:
             continue
         parent = el.getparent()
         if (
-            el.tag == NOTE
+            el.tag in NOTES
+            or el.tag in CELLS
             or (el.tag in BREAKS and el.get("break") != "no")
             or is_block(el.tag, parent.tag if parent is not None else None)
         ):
@@ -116,3 +121,19 @@ def test_no_word_lost(path: Path) -> None:
     assert main is not None
     lost = _lost(source_words(doc, diplomatic=True), html_text(main))
     assert not lost, f"html: {sorted(lost.items())[:10]}"
+
+
+@pytest.mark.parametrize("path", OTHER_FILES, ids=lambda p: p.name)
+def test_no_word_glued_outside_tei_p5(path: Path) -> None:
+    """XHTML blocks and line breaks inside other XML keep words apart in every format."""
+    loaded = load(path)
+    assert loaded.document is not None
+    doc = TeiDocument(loaded.document)
+    expected = source_words(doc, diplomatic=False)
+    for name, output in (
+        ("text", to_text(doc, TextOptions(width=0))),
+        ("markdown", to_markdown(doc)),
+        ("json", json.loads(to_json(doc))["text"]),
+    ):
+        lost = _lost(expected, output)
+        assert not lost, f"{name}: {sorted(lost.items())[:10]}"

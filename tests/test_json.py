@@ -287,3 +287,26 @@ def test_render_rules_shape_the_text_and_its_offsets(letter: TeiDocument) -> Non
     for entity in data["entities"]:
         for m in entity["mentions"]:
             assert text[m["start"] : m["end"]] == m["text"]
+
+
+def test_cells_and_tei_p4_keep_words_apart_with_their_offsets(tmp_path: Path) -> None:
+    f = tmp_path / "p4.xml"
+    f.write_text(
+        "<TEI.2><teiHeader><title>HEADER</title></teiHeader><text><body>"
+        "<p>one<lb/>two<pb n='2'/>three<note n='1'>four</note></p>"
+        "<table><row><cell>seven</cell><cell><persName>eight</persName></cell></row></table>"
+        "</body></text></TEI.2>",
+        "utf-8",
+    )
+    doc = _doc(f)
+    data = to_json_data(doc)
+    text = data["text"]
+    assert text == "one two three[1]\n\nseven | eight\n\nNotes\n\n[1] four\n"
+    assert text == to_text(doc, TextOptions(width=0))
+    assert [(b["type"], text[b["start"] : b["end"]]) for b in data["blocks"]][2:] == [
+        ("p", "one two three[1]"),
+        ("table", "seven | eight"),
+        ("row", "seven | eight"),
+    ]
+    assert [text[n["start"] : n["end"]] for n in data["notes"]] == ["four"]
+    assert [(p["n"], text[p["offset"] :][:5]) for p in data["pages"]] == [("2", "three")]

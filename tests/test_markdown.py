@@ -217,3 +217,21 @@ def test_diplomatic_reading_and_render_rules() -> None:
     ruled = to_markdown(doc, MarkdownOptions(rules=rules))
     assert "Source:" not in ruled and ruled.count("\n[^") == 3
     assert "Washington, \\<September 25, 1965>." in ruled  # rule text is text: escaped
+
+
+def test_cells_and_input_outside_tei_p5_keep_words_apart(tmp_path: Path) -> None:
+    f = tmp_path / "p4.xml"
+    f.write_text(
+        "<TEI.2><teiHeader><title>HEADER</title></teiHeader><text><body><div><head>Title</head>"
+        "<p>one<lb/>two<pb n='2'/>three<note>four</note></p><list><item>five</item></list>"
+        "<table><row><cell>seven</cell><cell>a|b</cell></row></table>"
+        '<p>c<br xmlns="http://www.w3.org/1999/xhtml"/>d</p></div></body></text></TEI.2>',
+        "utf-8",
+    )
+    out = to_markdown(_doc(f))
+    assert out == (
+        "# Title\n\none two <!-- page 2 --> three[^1]\n\n- five\n\nseven \\| a\\|b\n\nc d\n\n"
+        "[^1]: four\n"
+    )
+    # The cell separator is text, not a GFM table.
+    assert "seven | a|b" in [p.text_content() for p in _render(out).iter("p")]

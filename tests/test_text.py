@@ -229,3 +229,64 @@ def test_wrapping_keeps_runs_of_spaces_as_the_word_loop_does() -> None:
         expected = _wrap_words(text, width, hang) if len(text) > width else text
         assert _wrap(text, width, hang) == expected
     assert _wrap("[1] ", 3) == "[1]\n"
+
+
+def _text_of(tmp_path: Path, xml: str, **opts: object) -> str:
+    """The text of a whole document given as it is (any root, any namespace)."""
+    f = tmp_path / "any.xml"
+    f.write_text(xml, "utf-8")
+    loaded = load(f)
+    assert loaded.document is not None
+    return to_text(TeiDocument(loaded.document), TextOptions(**opts))  # type: ignore[arg-type]
+
+
+def test_table_cells_are_set_apart(tmp_path: Path) -> None:
+    body = (
+        "<table><row><cell>seven</cell><cell>eight</cell></row>"
+        "<row><cell/><cell>nine<note>n</note></cell><cell>ten</cell></row></table>"
+    )
+    assert _text(tmp_path, body, notes="omit") == "seven | eight\n\n| nine | ten\n"
+    assert _text(tmp_path, body).startswith("seven | eight\n\n| nine[1] | ten\n\n")
+
+
+#: The same text as TEI P4, as TEI without its namespace, and with its XHTML equivalents.
+P4_BODY = (
+    "<p>one</p><p>two<lb/>three<pb n='2'/>four<note>five</note></p>"
+    "<list><item>six</item></list><table><row><cell>seven</cell><cell>eight</cell></row></table>"
+)
+P4_TEXT = "one\n\ntwo three four[1]\n\n- six\n\nseven | eight\n\nNotes\n\n[1] five\n"
+
+
+@pytest.mark.parametrize(
+    "xml",
+    [
+        f"<TEI.2><teiHeader><title>HEADER</title></teiHeader><text><body>{P4_BODY}"
+        "</body></text></TEI.2>",
+        f"<TEI><teiHeader><title>HEADER</title></teiHeader><text><body>{P4_BODY}"
+        "</body></text></TEI>",
+        '<TEI xmlns="http://www.tei-c.org/ns/1.0"><teiHeader/><text><body>'
+        '<div xmlns="http://www.w3.org/1999/xhtml"><p>one</p><p>two<br/>three<br/>four</p>'
+        "<ul><li>six</li></ul><table><tr><td>seven</td><td>eight</td></tr></table></div>"
+        "</body></text></TEI>",
+        "<event><div><p>one</p><div>two<br/>three<br/>four</div><ul><li>six</li></ul>"
+        "<table><tbody><tr><th>seven</th><td>eight</td></tr></tbody></table></div></event>",
+    ],
+    ids=["P4", "no-namespace", "XHTML", "generic-XML"],
+)
+def test_words_never_glued_outside_tei_p5(tmp_path: Path, xml: str) -> None:
+    out = _text_of(tmp_path, xml)
+    if "note" in xml:
+        assert out == P4_TEXT
+        assert _text_of(tmp_path, xml, pages=True).startswith("one\n\ntwo three [Page 2] four")
+    else:
+        assert out == "one\n\ntwo three four\n\n- six\n\nseven | eight\n"
+
+
+def test_xhtml_line_break_in_a_real_file() -> None:
+    from conftest import shared_path
+
+    loaded = load(shared_path("corpus", "frus-history", "events", "7.xml"))
+    assert loaded.document is not None
+    out = to_text(TeiDocument(loaded.document), TextOptions(width=0))
+    assert "CenterFebruary" not in out
+    assert "A panel discussion at the Wilson Center February 2, 2012" in out

@@ -38,9 +38,8 @@ from typing import IO, TextIO
 
 from lxml import etree
 
-from teikit.convert.blocks import is_block
+from teikit.convert.blocks import ITEMS, NOTES, is_block
 from teikit.convert.text import (
-    NOTE,
     TextOptions,
     _inline_end,
     _inline_start,
@@ -67,7 +66,6 @@ SPOOL = 4 << 20
 TEXT = tei("text")
 HEADER = tei("teiHeader")
 CHOICE = tei("choice")
-_ITEM = tei("item")
 
 # What becomes of an element's content.
 _ACTIVE = 0  # rendered as it is parsed
@@ -191,7 +189,7 @@ class _Render:
         options = self.options
         sink = self.stack[-1]
         tag = el.tag
-        if tag == NOTE and options.notes != "omit":
+        if tag in NOTES and options.notes != "omit":
             if kind == "start":
                 self.counter += 1
                 label = el.get("n") or str(self.counter)
@@ -219,7 +217,7 @@ class _Render:
                 sink.line.append(rule.after)
             sink.flush()
             if kind == "start":
-                if tag == _ITEM:
+                if tag in ITEMS:
                     sink.prefix = "- "
                 if rule is not None:
                     sink.line.append(rule.before)

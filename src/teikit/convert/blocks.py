@@ -1,35 +1,76 @@
-"""Which TEI elements start a block of their own, shared by the text and HTML converters."""
+"""Which elements start a block of their own, or separate words without one, shared by the
+text-like and HTML converters.
+
+TEI P5 is matched by its Clark names (one set lookup per element, as ever). Older and
+looser input must not glue words either: a TEI name in no namespace (TEI P4,
+``<TEI>`` without ``xmlns``) behaves as in TEI, and XHTML elements, in the XHTML
+namespace or in none, separate words as a browser would (blocks as blocks, ``br`` as a
+line break, cells apart). Every name is in the same sets, so no lookup is added.
+"""
 
 from __future__ import annotations
 
 from teikit.xmlutil import tei
 
-#: Blocks whose children are blocks too; their own loose text is rare but still kept.
-CONTAINERS = frozenset(
-    tei(n)
-    for n in """
+XHTML_NS = "http://www.w3.org/1999/xhtml"
+
+_TEI_CONTAINERS = """
     div div1 div2 div3 div4 div5 div6 div7 body front back group text floatingText
     list listBibl lg table sp opener closer figure titlePage castList cit
     listPerson listOrg listPlace listEvent app
     """.split()
-)
-
-#: Every element that starts a block of its own: the containers and the paragraph-like
-#: elements whose content is running text.
-BLOCKS = CONTAINERS | frozenset(
-    tei(n)
-    for n in """
+_TEI_BLOCKS = """
     p ab head dateline salute signed byline docAuthor docDate docTitle titlePart trailer
     epigraph argument postscript address addrLine item label l speaker stage figDesc
     caption row bibl biblStruct quote castItem person org place event entry fw egXML eg
     u lem
     """.split()
-)
+_HTML_CONTAINERS = """
+    html body section article aside nav main header footer hgroup ul ol dl menu dir
+    table thead tbody tfoot blockquote figure fieldset details dialog center
+    """.split()
+_HTML_BLOCKS = """
+    head title p div li dt dd tr h1 h2 h3 h4 h5 h6 address caption figcaption hr pre
+    legend summary form noscript
+    """.split()
+#: HTML block names that are inline elements in TEI: in no namespace, TEI wins.
+_TEI_INLINE = frozenset({"title", "form"})
 
+
+def _xhtml(local: str) -> str:
+    return f"{{{XHTML_NS}}}{local}"
+
+
+def _all_forms(tei_names: list[str], html_names: list[str]) -> frozenset[str]:
+    """The TEI names in the TEI namespace and in none, the HTML names in XHTML and in none."""
+    return frozenset(
+        [tei(n) for n in tei_names]
+        + tei_names
+        + [_xhtml(n) for n in html_names]
+        + [n for n in html_names if n not in _TEI_INLINE]
+    )
+
+
+#: Blocks whose children are blocks too; their own loose text is rare but still kept.
+CONTAINERS = _all_forms(_TEI_CONTAINERS, _HTML_CONTAINERS)
+
+#: Every element that starts a block of its own: the containers and the paragraph-like
+#: elements whose content is running text.
+BLOCKS = CONTAINERS | _all_forms(_TEI_BLOCKS, _HTML_BLOCKS)
+
+#: Table cells: inline, but cells of one row are joined by :data:`CELL_SEPARATOR`.
+CELLS = _all_forms(["cell"], ["td", "th"])
+CELL_SEPARATOR = " | "
+#: Breaks that separate words (unless ``break="no"``) without starting a block.
+LINE_BREAKS = _all_forms(["lb", "cb"], ["br"])
+PAGE_BREAKS = _all_forms(["pb"], [])
+#: Blocks shown as list items ("- ").
+ITEMS = _all_forms(["item"], ["li"])
+#: Notes in the TEI namespace and in none (TEI P4).
+NOTES = _all_forms(["note"], [])
 
 #: Blocks only where they stand between blocks (in a container or a note).
-_BETWEEN_BLOCKS = frozenset(tei(n) for n in ("quote", "bibl", "cit", "address", "label"))
-_NOTE = tei("note")
+_BETWEEN_BLOCKS = _all_forms(["quote", "bibl", "cit", "address", "label"], [])
 
 
 def is_block(tag: object, parent_tag: object = None) -> bool:
@@ -37,5 +78,5 @@ def is_block(tag: object, parent_tag: object = None) -> bool:
     if tag not in BLOCKS:
         return False
     if tag in _BETWEEN_BLOCKS:
-        return parent_tag in CONTAINERS or parent_tag == _NOTE
+        return parent_tag in CONTAINERS or parent_tag in NOTES
     return True

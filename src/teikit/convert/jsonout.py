@@ -22,9 +22,9 @@ from typing import Any, Literal
 
 from lxml import etree
 
-from teikit.convert.blocks import is_block
+from teikit.convert.blocks import NOTES, PAGE_BREAKS, is_block
 from teikit.convert.rules import RenderRules
-from teikit.convert.text import NOTE, TextOptions, body_of, render_text
+from teikit.convert.text import TextOptions, body_of, render_text
 from teikit.document import NAME_KINDS, TeiDocument, cite_bibl, normalise_space
 from teikit.loading import Document
 from teikit.xmlutil import TEI_NS, XML_ID, tei
@@ -76,7 +76,7 @@ def to_json_data(doc: TeiDocument, options: JsonOptions = JsonOptions()) -> dict
     shadow, origin = _wrapped_copy(
         original, doc, options.rules, split_at_notes=options.notes == "inline"
     )
-    tracked = MENTION_TAGS | {RUN, tei("pb")}
+    tracked = MENTION_TAGS | PAGE_BREAKS | {RUN}
     render = render_text(
         shadow,
         TextOptions(
@@ -101,7 +101,7 @@ def to_json_data(doc: TeiDocument, options: JsonOptions = JsonOptions()) -> dict
         span = spans.get(el) if el.tag == RUN else None
         if span is not None and span[0] < span[1]:
             own = span if own is None else (min(own[0], span[0]), max(own[1], span[1]))
-        if own is None or el is shadow_body or el.tag == NOTE:
+        if own is None or el is shadow_body or el.tag in NOTES:
             continue
         up = el.getparent()
         if up is not None:
@@ -125,7 +125,7 @@ def to_json_data(doc: TeiDocument, options: JsonOptions = JsonOptions()) -> dict
             continue
         parent = el.getparent()
         outer_note, outer_depth = context[-1]
-        note_here = parent if parent is not None and parent.tag == NOTE else outer_note
+        note_here = parent if parent is not None and parent.tag in NOTES else outer_note
         depth_here = outer_depth + (
             1 if parent is not None and parent is not shadow_body and parent in extent else 0
         )
@@ -141,7 +141,7 @@ def to_json_data(doc: TeiDocument, options: JsonOptions = JsonOptions()) -> dict
             continue
         if source is None:
             continue
-        if el.tag == NOTE and el in extent:
+        if el.tag in NOTES and el in extent:
             start, end = extent[el]
             notes.append(
                 {
@@ -152,7 +152,7 @@ def to_json_data(doc: TeiDocument, options: JsonOptions = JsonOptions()) -> dict
                     "end": end,
                 }
             )
-        elif el.tag == tei("pb"):
+        elif el.tag in PAGE_BREAKS:
             span = spans.get(el)
             if span is not None:
                 pages.append(_page(source, span[0]))
@@ -234,7 +234,7 @@ def _wrapped_copy(
     holders = [
         el
         for el in body.iter()
-        if isinstance(el.tag, str) and (el is body or el.tag == NOTE or _is_block(el, rules))
+        if isinstance(el.tag, str) and (el is body or el.tag in NOTES or _is_block(el, rules))
     ]
     for holder in holders:
         _wrap_runs(holder, rules, split_at_notes)
@@ -272,7 +272,7 @@ def _wrap_runs(holder: etree._Element, rules: RenderRules, split_at_notes: bool)
         if child is run:
             continue
         block = isinstance(child.tag, str) and (
-            _is_block(child, rules, holder) or (split_at_notes and child.tag == NOTE)
+            _is_block(child, rules, holder) or (split_at_notes and child.tag in NOTES)
         )
         if not block:
             if run is None:

@@ -17,10 +17,20 @@ from typing import Literal
 
 from lxml import etree
 
-from teikit.convert.blocks import CONTAINERS, is_block
+from teikit.convert.blocks import (
+    CELL_SEPARATOR,
+    CELLS,
+    CONTAINERS,
+    ITEMS,
+    LINE_BREAKS,
+    NOTES,
+    PAGE_BREAKS,
+    XHTML_NS,
+    is_block,
+)
 from teikit.convert.html import safe_url
 from teikit.convert.rules import RenderRules, Rule
-from teikit.convert.text import NOTE, body_of, omitted
+from teikit.convert.text import body_of, omitted
 from teikit.convert.walk import walk
 from teikit.document import TeiDocument
 from teikit.xmlutil import tei
@@ -209,6 +219,8 @@ class _Flow:
     stack: list[_Open] = field(default_factory=list)
     #: Emphasis and links open across a block boundary are closed and reopened there.
     inline: list[_Raw] = field(default_factory=list)
+    #: Whether ``line`` holds a table cell: the next one is set apart by CELL_SEPARATOR.
+    cells: bool = False
 
     def flush(self) -> None:
         for opener in reversed(self.inline):
@@ -216,6 +228,7 @@ class _Flow:
             self.line.append(opener.partner)
         tokens = _normalise(self.line)
         self.line = list(self.inline)
+        self.cells = False
         # A line that starts with "<!--" is raw HTML to its end: a page comment at the
         # start of a block stands on a line of its own instead.
         while tokens and isinstance(first := tokens[0], _Raw) and first.kind == "comment":
@@ -249,8 +262,20 @@ class _Flow:
 
 _BlockKind = Literal["para", "heading", "strong", "line", "comment"]
 
-_DIVS = frozenset({tei("div"), *(tei(f"div{i}") for i in range(1, 8))})
-_HEADING_PARENTS = _DIVS | {tei(n) for n in ("body", "front", "back", "group", "text")}
+#: TEI names, in the TEI namespace and (TEI P4, TEI without xmlns) in none.
+_DIVS = frozenset(name for n in ("div", *(f"div{i}" for i in range(1, 8))) for name in (tei(n), n))
+_HEADING_PARENTS = _DIVS | {
+    name for n in ("body", "front", "back", "group", "text") for name in (tei(n), n)
+}
+_HEADS = frozenset({tei("head"), "head"})
+#: HTML headings (in XHTML or no namespace): bold lines, as a head outside a division.
+_HTML_HEADINGS = frozenset(name for n in range(1, 7) for name in (f"{{{XHTML_NS}}}h{n}", f"h{n}"))
+_LINES = frozenset({tei("l"), "l"})
+_LIST_TAGS = frozenset(
+    {tei("list"), "list", *(name for n in ("ul", "ol") for name in (f"{{{XHTML_NS}}}{n}", n))}
+)
+_ORDERED_LISTS = frozenset({f"{{{XHTML_NS}}}ol", "ol"})
+_QUOTES = frozenset({tei("quote"), "quote", f"{{{XHTML_NS}}}blockquote", "blockquote"})
 
 
 def _join(blocks: list[_Block]) -> str:
@@ -298,7 +323,7 @@ def to_markdown(doc: TeiDocument, options: MarkdownOptions = MarkdownOptions()) 
         if kind == "text":
             flow.line.append(text)
             continue
-        if el.tag == NOTE:
+        if el.tag in NOTES:
             if kind == "start":
                 label = str(len(notes) + 1)
                 flow.line.append(_Raw(f"[^{label}]", "atom"))
@@ -347,18 +372,20 @@ def _block_event(flow: _Flow, el: etree._Element, start: bool, rule: Rule | None
     tag = el.tag
     parent = el.getparent()
     opened = _Open(el, "para")
-    if tag == tei("head"):
+    if tag in _HEADS:
         if parent is not None and parent.tag in _HEADING_PARENTS:
             depth = sum(1 for o in flow.stack if o.element.tag in _DIVS)
             opened.kind, opened.level = "heading", max(1, min(depth, 6))
         else:
             opened.kind = "strong"
-    elif tag == tei("l"):
+    elif tag in _HTML_HEADINGS:
+        opened.kind = "strong"
+    elif tag in _LINES:
         opened.kind = "line"
-    elif tag == tei("list"):
+    elif tag in _LIST_TAGS:
         opened.kind = "list"
-        opened.ordered = el.get("type") in ("ordered", "numbered")
-    elif tag == tei("item"):
+        opened.ordered = tag in _ORDERED_LISTS or el.get("type") in ("ordered", "numbered")
+    elif tag in ITEMS:
         lists = [o for o in flow.stack if o.kind == "list"]
         if lists:
             lists[-1].count += 1
@@ -366,7 +393,7 @@ def _block_event(flow: _Flow, el: etree._Element, start: bool, rule: Rule | None
         else:
             marker = "- "
         opened.frame = _Frame(marker, " " * len(marker))
-    elif tag == tei("quote"):
+    elif tag in _QUOTES:
         opened.frame = _Frame("> ", "> ", quote=True)
     elif tag in CONTAINERS:
         opened.kind = "other"
@@ -390,7 +417,12 @@ def _inline_start(
         flow.line.append(rule.before)
         return
     tag = el.tag
-    if tag == tei("pb"):
+    if tag in CELLS:
+        if flow.cells:
+            flow.line.append(CELL_SEPARATOR)
+        flow.cells = True
+        return
+    if tag in PAGE_BREAKS:
         joined = el.get("break") == "no"
         if not joined:
             flow.line.append(" ")
@@ -402,7 +434,7 @@ def _inline_start(
             if not joined:
                 flow.line.append(" ")
         return
-    if tag in (tei("lb"), tei("cb")):
+    if tag in LINE_BREAKS:
         if el.get("break") != "no":
             flow.line.append(" ")
         return

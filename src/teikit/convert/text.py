@@ -10,7 +10,15 @@ from typing import Literal
 
 from lxml import etree
 
-from teikit.convert.blocks import is_block
+from teikit.convert.blocks import (
+    CELL_SEPARATOR,
+    CELLS,
+    ITEMS,
+    LINE_BREAKS,
+    NOTES,
+    PAGE_BREAKS,
+    is_block,
+)
 from teikit.convert.rules import RenderRules, Rule
 from teikit.convert.walk import walk
 from teikit.document import TeiDocument, cite_bibl
@@ -19,10 +27,16 @@ from teikit.xmlutil import tei
 NotesMode = Literal["end", "inline", "omit"]
 
 NOTE = tei("note")
-#: Not part of the text a reader reads (matters where the walk starts above <text>).
-METADATA = frozenset(tei(n) for n in ("teiHeader", "standOff", "facsimile", "sourceDoc"))
+#: Not part of the text a reader reads (matters where the walk starts above <text>, as it
+#: does for TEI P4 and TEI without its namespace, whose names are here too).
+METADATA = frozenset(
+    name for n in ("teiHeader", "standOff", "facsimile", "sourceDoc") for name in (tei(n), n)
+)
 CHOICE = tei("choice")
-ITEM = tei("item")
+#: What a table cell starts with: the sink joins the cells of one line by CELL_SEPARATOR.
+#: U+FFFF is not allowed in XML, so no text holds it (and finding it in a Latin-1
+#: paragraph costs nothing: CPython knows the string cannot hold it).
+CELL = "\uffff"
 #: Inside <choice>, the reading a text converter shows first (the source's own form).
 SOURCE_FORMS = (tei("abbr"), tei("orig"), tei("sic"))
 EDITED_FORMS = (tei("expan"), tei("reg"), tei("corr"))
@@ -97,7 +111,10 @@ class _Sink:
         if self.marked:
             text, marks = _normalise(self.line)
         else:
-            text, marks = " ".join("".join(self.line).split()), []  # type: ignore[arg-type]
+            joined = "".join(self.line)  # type: ignore[arg-type]
+            if CELL in joined:
+                joined = _join_cells(joined)
+            text, marks = " ".join(joined.split()), []
         if text:
             self.blocks.append(_Block(self.prefix, text, marks))
         self.line.clear()
@@ -105,13 +122,21 @@ class _Sink:
         self.marked = False
 
 
+def _join_cells(line: str) -> str:
+    """The cells of one line (each begun by :data:`CELL`) joined by the separator."""
+    before, *cells = line.split(CELL)
+    return before + CELL_SEPARATOR.join(cells)
+
+
 def _normalise(pieces: list[str | _Mark]) -> tuple[str, list[tuple[etree._Element, int, int]]]:
     """``normalise_space`` over the pieces, keeping track of where marked elements fall."""
     if not any(isinstance(p, _Mark) for p in pieces):
-        return " ".join("".join(pieces).split()), []  # type: ignore[arg-type]
+        joined = "".join(pieces)  # type: ignore[arg-type]
+        return " ".join((_join_cells(joined) if CELL in joined else joined).split()), []
     out: list[str] = []
     length = 0
     pending = False
+    cells = False
     open_at: dict[int, tuple[etree._Element, int]] = {}
     marks: list[tuple[etree._Element, int, int]] = []
     for piece in pieces:
@@ -125,6 +150,11 @@ def _normalise(pieces: list[str | _Mark]) -> tuple[str, list[tuple[etree._Elemen
             continue
         if not piece:
             continue
+        if piece == CELL:
+            if not cells:
+                cells = True
+                continue
+            piece = CELL_SEPARATOR
         words = piece.split()
         if not words:
             pending = True
@@ -166,7 +196,7 @@ def omitted(el: etree._Element, rules: RenderRules, diplomatic: bool, omit_notes
         return True
     if el.tag == _DEL and not diplomatic:
         return True
-    if el.tag == NOTE and omit_notes:
+    if el.tag in NOTES and omit_notes:
         return True
     return skip_unread(el, "source" if diplomatic else "edited")
 
@@ -207,7 +237,7 @@ def render_text(
             sink.line.append(text)
             continue
         tag = el.tag
-        if tag == NOTE and notes_mode != "omit":
+        if tag in NOTES and notes_mode != "omit":
             if kind == "start":
                 counter += 1
                 label = el.get("n") or str(counter)
@@ -233,7 +263,7 @@ def render_text(
             opened.append((is_blk, rule))
             if is_blk:
                 sink.flush()
-                if tag == ITEM:
+                if tag in ITEMS:
                     sink.prefix = "- "
                 if rule is not None:
                     sink.line.append(rule.before)
@@ -297,20 +327,22 @@ def render_text(
 
 def _inline_start(el: etree._Element, options: TextOptions) -> str:
     tag = el.tag
-    if tag == _PB:
+    if tag in PAGE_BREAKS:
         if not options.pages:
             return "" if el.get("break") == "no" else " "
         label = el.get("n")
         marker = f"[Page {label}]" if label else "[Page]"
         return marker if el.get("break") == "no" else f" {marker} "
-    if tag in (_LB, _CB):
+    if tag in LINE_BREAKS:
         return "" if el.get("break") == "no" else " "
     if tag == _GAP:
         return " […] "
+    if tag in CELLS:
+        return CELL
     return _MARKS.get(tag, _NO_MARKS)[0]
 
 
-_PB, _LB, _CB, _GAP, _DEL = tei("pb"), tei("lb"), tei("cb"), tei("gap"), tei("del")
+_GAP, _DEL = tei("gap"), tei("del")
 _NO_MARKS = ("", "")
 #: Editorial marks around an element's text (Leiden-style, documented in the README).
 _MARKS: dict[object, tuple[str, str]] = {
