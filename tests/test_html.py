@@ -617,3 +617,19 @@ def test_folding_touches_only_xml_whitespace() -> None:
         assert _fold(text) == xml_runs.sub(" ", text), repr(text)
     others = [chr(c) for c in range(0x110000) if chr(c).isspace() and chr(c) not in " \t\r\n"]
     assert all(_NOT_XML_SPACE.match(c) for c in others)
+
+
+def test_xhtml_and_p4_breaks_are_line_breaks(tmp_path: Path) -> None:
+    """An XHTML <br/> inside TEI (corpus/frus-history/events/7.xml has one) became an
+    empty span: 'Wilson CenterFebruary' on the page."""
+    f = tmp_path / "br.xml"
+    f.write_text(
+        '<TEI xmlns="http://www.tei-c.org/ns/1.0"><text><body><p>Center'
+        '<br xmlns="http://www.w3.org/1999/xhtml"/>February</p>'
+        '<p xmlns="">one<lb/>two<pb n="3"/>three</p></body></text></TEI>'
+    )
+    page = lxml.html.document_fromstring(_render(f))
+    (first,) = page.xpath("//main//p[@class='p']")
+    assert [c.tag for c in first] == ["br"] and first.text_content() == "CenterFebruary"
+    (p4,) = page.xpath("//main//div[@class='p']")  # a block, in no namespace
+    assert p4.xpath("br") and p4.xpath(".//a[@aria-label='Page 3']")

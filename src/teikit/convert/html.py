@@ -41,7 +41,7 @@ from importlib import resources
 from lxml import etree
 from lxml.builder import ElementMaker
 
-from teikit.convert.blocks import CONTAINERS, is_block
+from teikit.convert.blocks import CONTAINERS, LINE_BREAKS, PAGE_BREAKS, is_block
 from teikit.convert.rules import RenderRules
 from teikit.convert.text import NOTE, body_of, skip_unread
 from teikit.convert.walk import text_outside, walk
@@ -85,8 +85,13 @@ _HEADING_PARENTS = _DIVS | {
 _HEAD, _LIST, _ITEM, _LABEL = tei("head"), tei("list"), tei("item"), tei("label")
 _TABLE, _ROW, _CELL = tei("table"), tei("row"), tei("cell")
 _FIGURE, _FIGDESC, _GRAPHIC, _DESC = tei("figure"), tei("figDesc"), tei("graphic"), tei("desc")
-_QUOTE, _PB, _LB, _REF, _PTR = tei("quote"), tei("pb"), tei("lb"), tei("ref"), tei("ptr")
+_QUOTE, _REF, _PTR = tei("quote"), tei("ref"), tei("ptr")
 _CB = tei("cb")
+#: Breaks in TEI P4 and XHTML too (see :mod:`teikit.convert.blocks`): a <br> there is
+#: a line break here as well, not an empty span that glues the words around it.
+_PBS = PAGE_BREAKS
+_CBS = frozenset({_CB, "cb"})
+_LBS = LINE_BREAKS - _CBS
 _GLOSS, _DATE_EL, _ABBR, _CHOICE = tei("gloss"), tei("date"), tei("abbr"), tei("choice")
 _EXPAN, _GAP, _SUPPLIED, _TITLE = tei("expan"), tei("gap"), tei("supplied"), tei("title")
 #: TEI element -> HTML element, where the mapping does not depend on context.
@@ -114,9 +119,9 @@ _SPECIAL = frozenset(NAME_KINDS) | {
     _FIGURE,
     _GRAPHIC,
     _QUOTE,
-    _PB,
-    _LB,
-    _CB,
+    *_PBS,
+    *_LBS,
+    *_CBS,
     _TITLE,
     _REF,
     _PTR,
@@ -727,11 +732,11 @@ class _Renderer:
             node = _graphic(el)
         elif tag == _QUOTE and (is_block(tag, ptag) or _has_block_child(el)):
             node = etree.Element("blockquote")
-        elif tag == _PB:
+        elif tag in _PBS:
             return (node := self.page_break(el)), node
-        elif tag == _LB:
+        elif tag in _LBS:
             node = etree.Element("br") if el.get("break") != "no" else etree.Element("span")
-        elif tag == _CB:
+        elif tag in _CBS:
             # A column break separates words, as a line break does, unless break="no".
             node = etree.Element("span")
             if el.get("break") != "no":
