@@ -138,6 +138,12 @@ def test_a_reader_that_stops_early_is_not_an_error() -> None:
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr
 
 
+def test_standard_input_is_not_taken_for_a_folder() -> None:
+    """'-' was answered with '- is a folder or a pattern: converting it needs -o'."""
+    code, _, err = run("convert", "-", "--to", "text")
+    assert code == 2 and "not standard input ('-')" in err
+
+
 def test_malformed_input_is_a_message_with_location(bad_file: Path) -> None:
     code, out, err = run("convert", str(bad_file), "--to", "text")
     assert code == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -290,3 +291,19 @@ def test_xhtml_line_break_in_a_real_file() -> None:
     out = to_text(TeiDocument(loaded.document), TextOptions(width=0))
     assert "CenterFebruary" not in out
     assert "A panel discussion at the Wilson Center February 2, 2012" in out
+
+
+def test_a_bad_selector_names_the_file_it_is_in(tmp_path: Path) -> None:
+    """The message named the selector but not the rules file or configuration key."""
+    from teikit.convert.rules import RenderRules
+    from teikit.errors import UsageError
+    from teikit.schemas import load_config
+
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[render]\n"note[@type=" = { display = "omit" }\n')
+    with pytest.raises(UsageError, match=rf"^{re.escape(str(rules))}: render rule selector"):
+        RenderRules.load(rules)
+    config = tmp_path / ".teikit.toml"
+    config.write_text('[render]\n"p[" = { display = "omit" }\n')
+    with pytest.raises(UsageError, match=r"\.teikit\.toml: render: render rule selector 'p\['"):
+        load_config(config)

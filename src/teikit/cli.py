@@ -398,6 +398,8 @@ def convert_cmd(
         ),
         load=_load_options(flags),
     )
+    if "-" in inputs:
+        raise click.UsageError("teikit reads files, not standard input ('-'): name a file")
     if names_one_file(inputs):
         if len(formats) > 1:
             raise click.UsageError("one file converts to one format; repeat --to for folders")

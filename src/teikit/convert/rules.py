@@ -108,7 +108,10 @@ class RenderRules:
         """Build rules from ``{"selector": {"display": ..., ...}}`` (as TOML gives it)."""
         parsed: list[tuple[Selector, Rule]] = []
         for key, spec in data.items():
-            selector = Selector.parse(key)
+            try:
+                selector = Selector.parse(key)
+            except UsageError as exc:
+                raise UsageError(f"{source}: {exc}") from None
             if not isinstance(spec, Mapping):
                 raise UsageError(f"{source}: rule {key!r} must be a table")
             unknown = set(spec) - _KEYS
