@@ -272,7 +272,9 @@ def test_github_one_line_per_command_and_a_plain_summary(awkward_run: Run) -> No
     assert "\r" not in text
     summary = lines[-2]
     assert not summary.startswith("::")
-    assert summary.startswith("3 files checked, 1 with errors: 2 errors, 2 warnings in 1.23 s")
+    assert summary.startswith(
+        "3 files checked, 1 with errors: 2 errors, 2 warnings, 2 infos in 1.23 s"
+    )
 
 
 def test_github_escaping_matches_the_spec() -> None:
@@ -431,7 +433,7 @@ def test_human_groups_by_file_when_several_have_findings(awkward_run: Run) -> No
         f"==> {WARN_PATH} (1 warning, 1 info)",
     ]
     assert text.splitlines()[-1] == (
-        "3 files checked, 1 with errors: 2 errors, 2 warnings in 1.23 s"
+        "3 files checked, 1 with errors: 2 errors, 2 warnings, 2 infos in 1.23 s"
     )
     assert f'{ODD_PATH}:12:7: error: bad "quotes" & <tags> [rng.invalid]' in text
 
@@ -449,6 +451,13 @@ def test_human_shows_controls_instead_of_sending_them(awkward_run: Run) -> None:
     text = render("human", awkward_run)
     assert not re.search("[\x00-\x08\x0b-\x1f\x7f]", text)
     assert "\\x00" in text and "\\x1b[31mred" in text and "é ß 漢字 𝄞" in text
+
+
+def test_human_keeps_a_file_name_with_a_newline_on_one_line() -> None:
+    """The newline was written as it is, breaking 'path:line:col:' across two lines."""
+    d = Diagnostic("a\nb.xml", 3, 1, ERR, "xml.syntax", "broken")
+    text = render("human", make_run(FileResult("a\nb.xml", (d,))))
+    assert text.splitlines()[0] == "a\\nb.xml:3:1: error: broken [xml.syntax]"
 
 
 def test_human_source_line_and_caret(tmp_path: Path) -> None:

@@ -23,9 +23,10 @@ def plural(count: int, word: str) -> str:
 def summary_line(summary: Summary) -> str:
     """The closing line of the plain-text formats (no trailing newline)."""
     verdict = "valid" if summary.failed_files == 0 else f"{summary.failed_files} with errors"
+    infos = f", {plural(summary.infos, 'info')}" if summary.infos else ""
     return (
         f"{plural(summary.files, 'file')} checked, {verdict}: "
-        f"{plural(summary.errors, 'error')}, {plural(summary.warnings, 'warning')} "
+        f"{plural(summary.errors, 'error')}, {plural(summary.warnings, 'warning')}{infos} "
         f"in {summary.seconds:.2f} s"
     )
 
@@ -54,6 +55,12 @@ def terminal_safe(text: str, replacement: str | None = None) -> str:
     if replacement is not None:
         return _TERMINAL_CONTROLS.sub(replacement, text)
     return _TERMINAL_CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def path_safe(path: str) -> str:
+    """A file name on one line: :func:`terminal_safe`, and a newline in the name shown as
+    ``\\n``, so that ``path:line:col:`` stays one line for whoever reads the report."""
+    return terminal_safe(path).replace("\n", "\\n")
 
 
 def finding_line(d: Diagnostic) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TextIO
 
 from teikit.diagnostics import Severity
-from teikit.report._common import severity_counts, summary_line, terminal_safe
+from teikit.report._common import path_safe, severity_counts, summary_line, terminal_safe
 from teikit.runner import Run
 
 _COLOURS = {Severity.ERROR: "\033[31m", Severity.WARNING: "\033[33m", Severity.INFO: "\033[36m"}
@@ -52,12 +52,12 @@ def human(run: Run, stream: TextIO, colour: bool = False) -> None:
         if grouped:
             if index:
                 stream.write("\n")
-            header = f"==> {terminal_safe(result.path)} ({severity_counts(result.diagnostics)})"
+            header = f"==> {path_safe(result.path)} ({severity_counts(result.diagnostics)})"
             stream.write(paint(header, _BOLD) + "\n")
         for d in result.diagnostics:
             sev = paint(str(d.severity), _COLOURS[d.severity])
             message = terminal_safe(d.message).replace("\n", "\n    ")
-            location = paint(terminal_safe(d.location()), _BOLD)
+            location = paint(path_safe(d.location()), _BOLD)
             stream.write(f"{location}: {sev}: {message} [{terminal_safe(d.code)}]\n")
             source = _source_line(d.file, d.line, cache)
             if source is not None:
