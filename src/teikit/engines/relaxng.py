@@ -665,7 +665,7 @@ def compile_relaxng_tree(root: etree._Element, schema: str) -> CompiledRelaxNG:
         try:
             return etree.RelaxNG(root)
         except etree.RelaxNGParseError as exc:
-            raise SchemaError(f"{schema}: cannot compile RELAX NG schema: {exc}") from None
+            raise RelaxNGCompileError(schema, exc) from None
 
     try:
         grammar = prepare_tree(root)
@@ -692,9 +692,34 @@ def cache_dir() -> Path | None:
     return root / "teikit" / "rng"
 
 
+class RelaxNGCompileError(SchemaError):
+    """libxml2 refused a schema. ``entries`` keeps its log (file, line, message) so that
+    a caller that generated the file (a converted ``.rnc``) can point at its own source."""
+
+    def __init__(self, schema: str, exc: etree.RelaxNGParseError) -> None:
+        super().__init__(f"{schema}: cannot compile RELAX NG schema: {exc}")
+        self.reason = str(exc)
+        self.entries: list[tuple[str, int, str]] = [
+            (entry.filename or "", entry.line, (entry.message or "").strip())
+            for entry in exc.error_log
+        ]
+
+
 def _compile_plain(path: Path) -> etree.RelaxNG:
     try:
         tree = etree.parse(str(path), make_parser())
         return etree.RelaxNG(tree)
-    except (OSError, etree.XMLSyntaxError, etree.RelaxNGParseError) as exc:
+    except etree.RelaxNGParseError as exc:
+        raise _from_source(RelaxNGCompileError(str(path), exc), path) from None
+    except (OSError, etree.XMLSyntaxError) as exc:
         raise SchemaError(f"{path}: cannot compile RELAX NG schema: {exc}") from None
+
+
+def _from_source(exc: RelaxNGCompileError, path: Path) -> SchemaError:
+    """A schema copied into the cache with its includes (a converted ``.rnc``, say) is
+    reported as the file it came from, not as the copy the user never wrote."""
+    if not (path.parent / ".complete").is_file():
+        return exc
+    from teikit.engines.rnc import closure_error
+
+    return closure_error(exc, path)

@@ -22,19 +22,25 @@ engine does.
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import importlib
+import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
 
 from lxml import etree
 
 from teikit.diagnostics import Diagnostic
 from teikit.errors import SchemaError
 from teikit.loading import Document, make_parser
+
+if TYPE_CHECKING:
+    from teikit.engines.relaxng import RelaxNGCompileError
 
 RNG_NS = "http://relaxng.org/ns/structure/1.0"
 _MARK = "teikit.rnc."
@@ -56,6 +62,13 @@ _ESCAPE = re.compile(r"\\x+\{([0-9A-Fa-f]{1,6})\}")
 #: Tokens after which a prefixed name starts a pattern (a datatype) rather than an
 #: annotation element.
 _PATTERN_OPS = {"=", "|=", "&=", "|", "&", ",", "(", "-", "~", "element", "attribute"}
+#: Words of the compact syntax that are never pattern names (unless escaped, ``\\text``).
+_KEYWORDS = {
+    "attribute", "datatypes", "default", "div", "element", "empty", "external", "grammar",
+    "include", "inherit", "list", "mixed", "namespace", "notAllowed", "parent", "start",
+    "string", "text", "token",
+}  # fmt: skip
+_CLOSERS = {"{": "}", "(": ")", "[": "]"}
 
 
 @dataclass(slots=True)
@@ -134,6 +147,7 @@ class _Rewriter:
         self.significant: list[int] = []  # indices into ``out`` of kept non-space tokens
         self.refs: dict[str, _Reference] = {}
         self.namespaces: dict[str, str] = {}
+        self.starts: list[int] = []  # offset in the rewritten text of each token of ``out``
 
     def emit(self, tok: _Tok) -> None:
         if tok.kind not in ("ws", "comment"):
@@ -192,7 +206,46 @@ class _Rewriter:
             else:
                 self.emit(tok)
                 i += 1
+        offset = 0
+        for out in self.out:
+            self.starts.append(offset)
+            offset += len(out.text)
         return "".join(t.text for t in self.out)
+
+    def empty(self) -> bool:
+        """Nothing but spaces, comments and annotations."""
+        return not self.significant
+
+    def origin(self, offset: int) -> int:
+        """The source line of ``offset`` in the rewritten text (rnc2rng's positions)."""
+        index = bisect.bisect_right(self.starts, offset) - 1
+        if index < 0:
+            return 1
+        tok = self.out[index]
+        return tok.line + tok.text[: offset - self.starts[index]].count("\n")
+
+    def last_line(self) -> int:
+        """The line of the last token that is not a space or a comment."""
+        for tok in reversed(self.tokens):
+            if tok.kind not in ("ws", "comment"):
+                return tok.line + tok.text.count("\n")
+        return 1
+
+    def unclosed(self, line: int) -> str:
+        """`` (an unclosed '{'?)``: the innermost bracket left open, for an error at the end."""
+        stack: list[_Tok] = []
+        for tok in self.tokens:
+            if tok.kind != "op":
+                continue
+            if tok.text in _CLOSERS:
+                stack.append(tok)
+            elif stack and tok.text == _CLOSERS[stack[-1].text]:
+                stack.pop()
+        if not stack:
+            return ""
+        opener = stack[-1]
+        where = "" if opener.line == line else f" on line {opener.line}"
+        return f" (an unclosed '{opener.text}'{where}?)"
 
     def skip_block(self, index: int) -> int:
         """Index after the ``]`` that closes the ``[`` at ``index``."""
@@ -286,17 +339,23 @@ def rnc_to_rng(data: bytes | str, name: str = "<rnc>") -> etree._Element:
     src = src.replace("\r\n", "\n").replace("\r", "\n")
     rewriter = _Rewriter(src, name)
     rewritten = rewriter.run()
+    if rewriter.empty():
+        raise SchemaError(f"{name}: the schema is empty")
     refs, namespaces = rewriter.refs, rewriter.namespaces
+    tree = _parse(rnc2rng, rewriter, rewritten)
     try:
-        xml = rnc2rng.dumps(rnc2rng.loads(rewritten))
-    except Exception as exc:  # rnc2rng raises its parser's errors and assertions
-        raise SchemaError(f"{name}: cannot convert RELAX NG compact syntax: {_why(exc)}") from None
+        xml = rnc2rng.dumps(tree)
+    except Exception as exc:  # rnc2rng's serializer asserts what it cannot write
+        reason = str(exc) or type(exc).__name__
+        raise SchemaError(f"{name}: cannot convert RELAX NG compact syntax: {reason}") from None
     for pua, entity in _PUA_XML.items():
         xml = xml.replace(pua, entity)
     try:
         root = etree.fromstring(xml.encode("utf-8"), make_parser())
     except etree.XMLSyntaxError as exc:
         raise SchemaError(f"{name}: RELAX NG compact conversion gave bad XML: {exc}") from None
+    if len(root) == 0:
+        raise SchemaError(f"{name}: the schema defines no patterns")
     _restore_references(root, refs, namespaces)
     if "" not in namespaces:
         _inherit_namespace(root)
@@ -318,11 +377,56 @@ def _inherit_namespace(root: etree._Element) -> None:
             del name.attrib["ns"]
 
 
-def _why(exc: Exception) -> str:
-    text = str(exc) or type(exc).__name__
-    position = getattr(exc, "source_pos", None) or (exc.args[1] if len(exc.args) > 1 else None)
-    lineno = getattr(position, "lineno", None)
-    return f"line {lineno}: {text}" if lineno else text
+def _parse(rnc2rng: Any, rewriter: _Rewriter, src: str) -> Any:
+    """rnc2rng's parse tree of the rewritten ``src``; a syntax error names the source line.
+
+    rply hands rnc2rng's error handler an end-of-input token without a position, which
+    the handler cannot report (an ``AttributeError``); the tokens therefore end with an
+    explicit ``$end`` that has one, and an error there is "unexpected end of file".
+    """
+    parser = rnc2rng.parser
+    rply_token: Any = importlib.import_module("rply.token")
+    end = rply_token.Token("$end", "$end", rply_token.SourcePosition(len(src), 1, 1))
+
+    def tokens() -> Iterator[Any]:
+        yield from parser.lex(src)
+        yield end
+
+    try:
+        return parser.parser.parse(tokens(), state=parser.State(None, src))
+    except Exception as exc:  # rnc2rng's ParseError, rply's LexingError, assertions
+        raise _syntax_error(exc, rewriter, src) from None
+
+
+def _syntax_error(exc: Exception, rewriter: _Rewriter, src: str) -> SchemaError:
+    """What rnc2rng failed on, at the user's line: its own messages name the rewritten
+    text (lines shift where annotations were dropped) and show it."""
+    name = rewriter.name
+    token = getattr(exc, "token", None)
+    position = getattr(token, "source_pos", None) or getattr(exc, "source_pos", None)
+    offset = getattr(position, "idx", None)
+    if token is not None and token.name == "$end":
+        line = rewriter.last_line()
+        what = "end of file" + rewriter.unclosed(line)
+    elif isinstance(offset, int):
+        line = rewriter.origin(offset)
+        if token is None:
+            what = f"character {src[offset : offset + 1]!r}"
+        elif token.name == "LITERAL":
+            what = f'literal "{_unmask(str(token.value))}"'
+        else:
+            what = repr(_unmask(str(token.value)))
+    else:
+        reason = str(exc) or type(exc).__name__
+        return SchemaError(f"{name}: cannot convert RELAX NG compact syntax: {reason}")
+    return SchemaError(f"{name}:{line}: RELAX NG compact syntax error: unexpected {what}")
+
+
+def _unmask(text: str) -> str:
+    """Undo :data:`_PUA` in a literal shown in a message."""
+    for char, pua in _PUA.items():
+        text = text.replace(pua, char)
+    return text
 
 
 def _restore_references(
@@ -394,3 +498,168 @@ def compile_rnc(path: Path) -> CompiledRnc:
     except SchemaUnavailable as exc:
         raise SchemaError(f"{path}: {exc}") from None
     return CompiledRnc(str(path), compile_relaxng(converted), converted)
+
+
+# --------------------------------------------------------------------------------------
+# libxml2's errors on the converted copy, said of the user's files
+# --------------------------------------------------------------------------------------
+
+_NO_DEFINITION = re.compile(r"Reference (\S+) has no matching definition")
+_NO_COMBINE = re.compile(r"Some defines for (\S+) needs the combine attribute")
+_NO_START_COMBINE = re.compile(r"Some <start> element miss the combine attribute")
+_NOT_OVERRIDDEN = re.compile(r"include (.+) has a define (\S+) but not the included grammar")
+
+
+def closure_error(exc: RelaxNGCompileError, copy: Path) -> SchemaError:
+    """libxml2's first complaint about a closure copied into the cache
+    (:func:`teikit.schemas.resolve.prepare_schema`), told of the file it came from (the
+    ``.rnc``, or a file it includes) with a line where one can be found: libxml2's lines
+    are those of the generated copies, which the user never sees."""
+    sources = _closure_sources(copy.parent)
+    if not exc.entries or not sources:
+        return exc
+    filename, line, message = exc.entries[0]
+    url = sources.get(Path(filename).name) if filename else sources.get(copy.name)
+    if url is None:
+        return exc
+    shown, local = _source_of(url)
+    for name, other in sources.items():  # libxml2 names included copies in its messages
+        message = message.replace(str(copy.parent / name), _source_of(other)[0])
+    found: int | None
+    if shown.lower().endswith(".rnc"):
+        wording, found = _explain_rnc(message, _rnc_text(local))
+    else:
+        wording = f"cannot compile RELAX NG schema: {message}"
+        found = _original_line(Path(filename), line, local)
+    where = f"{shown}:{found}" if found else shown
+    return SchemaError(f"{where}: {wording}")
+
+
+def _closure_sources(folder: Path) -> dict[str, str]:
+    """Copy name -> source URL, from the ``.complete`` marker of a closure folder."""
+    try:
+        sources = json.loads((folder / ".complete").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(sources, dict):
+        return {}
+    return {str(k): v for k, v in sources.items() if isinstance(v, str)}
+
+
+def _source_of(url: str) -> tuple[str, Path | None]:
+    """The name to show for a closure's source, and where it is on disk."""
+    if url.startswith("file:"):
+        local = Path(unquote(urlsplit(url).path))
+        return str(local), local
+    return url, _cached(url)
+
+
+def _cached(url: str) -> Path | None:
+    """The local copy of a schema fetched from ``url`` (it was fetched to convert it)."""
+    from teikit.schemas.resolve import SchemaUnavailable, default_options, resolve_schema
+
+    try:
+        return resolve_schema(url, default_options())
+    except (SchemaUnavailable, SchemaError, OSError):
+        return None
+
+
+def _rnc_text(local: Path | None) -> str | None:
+    """A compact source as :func:`rnc_to_rng` reads it (lines found in it are its lines)."""
+    if local is None:
+        return None
+    try:
+        return _decode(local.read_bytes()).replace("\r\n", "\n").replace("\r", "\n")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _explain_rnc(message: str, text: str | None) -> tuple[str, int | None]:
+    """libxml2's message in the compact syntax's terms, with the line it is about."""
+    defined, used = _pattern_names(text) if text is not None else ({}, {})
+    if (m := _NO_DEFINITION.search(message)) is not None:
+        name = m.group(1)
+        return f"pattern '{name}' is used but not defined", _first(used.get(name))
+    if (m := _NO_COMBINE.search(message)) or _NO_START_COMBINE.search(message):
+        name = m.group(1) if m else "start"
+        lines = defined.get(name, [])
+        again = lines[1] if len(lines) > 1 else None
+        return f"pattern '{name}' is defined more than once (combine with |= or &=)", again
+    if (m := _NOT_OVERRIDDEN.search(message)) is not None:
+        name = m.group(2)
+        wording = f"include of {m.group(1)} overrides pattern '{name}', which it does not define"
+        return wording, _first(defined.get(name))
+    if "has no <start>" in message:
+        return "the schema has no start pattern (start = ...)", None
+    if "grammar has no children" in message:
+        return "the schema defines no patterns", None
+    return f"cannot compile RELAX NG schema: {message}", None
+
+
+def _first(lines: list[int] | None) -> int | None:
+    return lines[0] if lines else None
+
+
+def _pattern_names(text: str) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
+    """Where each pattern name is defined (``name =``, ``|=``, ``&=``) and used, by line.
+
+    Annotations, name classes (after ``element``, ``attribute`` and ``-``) and prefixes
+    in declarations are not uses. A source that cannot be read gives nothing.
+    """
+    defined: dict[str, list[int]] = {}
+    used: dict[str, list[int]] = {}
+    try:
+        tokens = [
+            t for t in _tokenize(_decode_name_escapes(text), "") if t.kind not in ("ws", "comment")
+        ]
+    except SchemaError:
+        return defined, used
+    depth = 0
+    for i, tok in enumerate(tokens):
+        if tok.text == "[" and tok.kind == "op":
+            depth += 1
+        elif tok.text == "]" and tok.kind == "op":
+            depth = max(depth - 1, 0)
+        if depth or tok.kind != "name" or ":" in tok.text:
+            continue
+        word = _decode_escapes(tok.text)
+        before = tokens[i - 1].text if i else ""
+        after = tokens[i + 1].text if i + 1 < len(tokens) else ""
+        if word in _KEYWORDS and not (word == "start" and after in ("=", "|=", "&=")):
+            continue
+        word = word.removeprefix("\\")
+        if before in ("namespace", "datatypes", "element", "attribute", "-"):
+            continue  # a prefix, or a name class
+        if before == "=" and i > 1 and tokens[i - 2].text == "inherit":
+            continue
+        into = defined if after in ("=", "|=", "&=") else used
+        into.setdefault(word, []).append(tok.line)
+    return defined, used
+
+
+def _original_line(copy: Path, line: int, local: Path | None) -> int | None:
+    """The line in ``local`` (an XML schema) of the element at ``line`` in its ``copy``.
+
+    The copy is the same tree written again, so the element is found by its position.
+    """
+    if local is None or line <= 0:
+        return None
+    try:
+        copied = etree.parse(str(copy), make_parser()).getroot()
+        original = etree.parse(str(local), make_parser()).getroot()
+    except (OSError, etree.XMLSyntaxError):
+        return None
+    elem = next((e for e in copied.iter() if e.sourceline == line), None)
+    if elem is None:
+        return None
+    steps: list[int] = []
+    node: etree._Element | None = elem
+    while node is not None and (parent := node.getparent()) is not None:
+        steps.append(parent.index(node))
+        node = parent
+    target = original
+    for step in reversed(steps):
+        if step >= len(target):
+            return None
+        target = target[step]
+    return target.sourceline
