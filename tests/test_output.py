@@ -125,3 +125,17 @@ def test_one_path_is_one_path_and_options_are_checked(tmp_path: Path) -> None:
         ConvertOptions.from_flags(width=-5)
     with pytest.raises(UsageError, match="notes must be one of end, inline, omit"):
         ConvertOptions.from_flags(notes="sideways")  # type: ignore[arg-type]
+
+
+def test_a_second_run_does_not_read_what_the_first_wrote(tmp_path: Path) -> None:
+    """-o inside the input folder: the second run took its own letters.cmif.xml for an
+    input and refused to overwrite it (exit 2)."""
+    folder = tmp_path / "letters"
+    folder.mkdir()
+    (folder / "letter.xml").write_bytes(LETTER.read_bytes())
+    options = BatchOptions(formats=("cmif", "text"))
+    first = run_batch([folder], folder / "out", options)
+    again = run_batch([folder], folder / "out", options)
+    assert first.run.ok and again.run.ok
+    assert [r.path for r in again.run.results] == [str(folder / "letter.xml")]
+    assert sorted(p.name for p in again.written) == ["letter.txt", "letters.cmif.xml"]

@@ -92,7 +92,7 @@ class _Done:
 
 
 def _pairs(
-    paths: Sequence[str | os.PathLike[str]], suffixes: Sequence[str], gitignore: bool
+    paths: Sequence[str | os.PathLike[str]], suffixes: Sequence[str], gitignore: bool, out: Path
 ) -> tuple[list[tuple[Path, Path]], list[Diagnostic]]:
     """Each input file with the path its outputs take under the output folder, and what
     the walks could not look at.
@@ -100,19 +100,23 @@ def _pairs(
     A file found in a folder argument keeps its path below that folder. Files named one
     by one or by a pattern keep their paths below the deepest folder they all share, so
     ``x/doc.xml`` and ``y/doc.xml`` become ``x/doc.*`` and ``y/doc.*``, not one ``doc.*``.
+    A walk passes over the output folder, where it lies inside an input folder: what an
+    earlier run wrote there (``letters.cmif.xml``) is not an input of this one.
     """
     pairs: list[tuple[Path, Path | None]] = []
     problems: list[Diagnostic] = []
     seen: set[str] = set()
+    outputs = os.path.realpath(out).rstrip(os.sep) + os.sep
     for raw in paths:
         base = Path(raw)
+        walked = base.is_dir()
         found = find_inputs([base], suffixes, gitignore=gitignore)
         for file in found.files:
             key = os.path.realpath(file)  # never raises, not even for a link loop
-            if key in seen:
+            if key in seen or (walked and key.startswith(outputs)):
                 continue
             seen.add(key)
-            pairs.append((file, file.relative_to(base) if base.is_dir() else None))
+            pairs.append((file, file.relative_to(base) if walked else None))
         problems.extend(d for d in found.problems if d not in problems)
     # abspath, not resolve(): a file reached through a link keeps the place it is named by.
     loose = [os.path.abspath(file.parent) for file, rel in pairs if rel is None]  # noqa: PTH100
@@ -236,16 +240,17 @@ def run_batch(
     if unknown:
         raise UsageError(f"unknown format {unknown[0]!r}; choose from {', '.join(FORMATS)}")
     walk = options.validate
+    out = Path(out_dir)
     pairs, problems = _pairs(
         path_list(paths),
         normalise_suffixes(walk.suffixes if walk else XML_SUFFIXES),
         walk.gitignore if walk else True,
+        out,
     )
     if not pairs and not problems:
         raise UsageError("no XML files found in the given paths")
     if options.validate is not None:
         options = replace(options, validate=with_resolve(options.validate))
-    out = Path(out_dir)
     _clashes(pairs, options.formats, out)
     ensure_folder(out)
     files = [p for p, _ in pairs]
