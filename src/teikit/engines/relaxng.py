@@ -19,6 +19,7 @@ a rejected attribute is told apart from a rejected value, with the values allowe
 
 from __future__ import annotations
 
+import copy
 import difflib
 import os
 import re
@@ -51,6 +52,9 @@ CACHE_SIZE = 64
 SHOWN = 10
 #: Findings one search inside a subtree libxml2 blamed may add.
 MAX_DRILLED = 1000
+#: How many times a document is validated again past its first failure (see
+#: :meth:`CompiledRelaxNG.check`): each round costs one validation of the document.
+MAX_ROUNDS = 50
 
 
 @dataclass(slots=True, eq=False)
@@ -90,11 +94,51 @@ class CompiledRelaxNG:
         self._specialisation(frozenset(names))
 
     def check(self, doc: Document) -> Iterator[Diagnostic]:
-        """Validate; each problem is reported once, where it is, with what is allowed."""
+        """Validate; each problem is reported once, where it is, with what is allowed.
+
+        libxml2 stops at the first failure whose effect reaches the root: twenty stray
+        elements in twenty paragraphs gave one finding where jing gives twenty. So what
+        can be set aside (an element or an attribute that is not allowed where it stands)
+        is taken out of a copy of the document, which is validated again, until nothing
+        new is found, it is valid, or :data:`MAX_ROUNDS` is reached.
+        """
         validator = self._validator_for(doc)
         if validator.validate(doc.tree):
             return
-        yield from self._explain(doc, validator.error_log)
+        findings = self._explain(doc, validator.error_log)
+        yield from (f.diag for f in findings)
+        if self.grammar is not None:
+            yield from self._beyond(doc, validator, findings)
+
+    def _beyond(
+        self, doc: Document, validator: etree.RelaxNG, findings: list[_Finding]
+    ) -> Iterator[Diagnostic]:
+        seen = {_key(f.diag) for f in findings}
+        copied: etree._ElementTree | None = None
+        emptied: set[etree._Element] = set()  # parents a stray child was taken from
+        for _ in range(MAX_ROUNDS):
+            fixes: list[tuple[etree._Element | None, str]] = [
+                (f.elem, f.fix) for f in findings if f.fix and f.elem is not None
+            ]
+            if not fixes:
+                return
+            if copied is None:  # the first round's elements are the caller's: copy them
+                copied = copy.deepcopy(doc.tree)
+                fixes = [(_same(copied, doc.tree, e), fix) for e, fix in fixes if e is not None]
+            for elem, fix in fixes:
+                if elem is not None:
+                    _set_aside(elem, fix, emptied)
+            if validator.validate(copied):
+                return
+            again = Document(doc.path, doc.display, copied, doc.options)
+            findings = [
+                f
+                for f in self._explain(again, validator.error_log)
+                if _key(f.diag) not in seen and not (f.elem in emptied and f.fix is None)
+            ]
+            for finding in findings:
+                seen.add(_key(finding.diag))
+                yield finding.diag
 
     # -- choosing a validator ------------------------------------------------------------
 
@@ -140,13 +184,54 @@ class CompiledRelaxNG:
             self._models = ContentModels(self.grammar)
         return self._models
 
-    def _explain(self, doc: Document, log: etree._ListErrorLog) -> Iterator[Diagnostic]:
+    def _explain(self, doc: Document, log: etree._ListErrorLog) -> list[_Finding]:
         explainer = _Explainer(self, doc, self.content_models())
         if explainer.models is not None:
             explainer.root()  # a specialisation for a wrong root says nothing about it
         for entry in log:
             explainer.add(entry)
-        yield from explainer.finish()
+        return explainer.finish()
+
+
+def _key(diag: Diagnostic) -> tuple[int, str, str | None]:
+    return (diag.line, diag.message, diag.xpath)
+
+
+def _same(
+    copied: etree._ElementTree, tree: etree._ElementTree, elem: etree._Element
+) -> etree._Element | None:
+    """``elem``'s counterpart in a deep copy of ``tree``: the same child positions down
+    from the root (comments and processing instructions count, as they are copied too)."""
+    steps: list[int] = []
+    node = elem
+    parent = node.getparent()
+    while parent is not None:
+        steps.append(parent.index(node))
+        node, parent = parent, parent.getparent()
+    if node is not tree.getroot():
+        return None
+    found = copied.getroot()
+    for step in reversed(steps):
+        found = found[step]
+    return found
+
+
+def _set_aside(elem: etree._Element, fix: str, emptied: set[etree._Element]) -> None:
+    """Take out what a finding says may not be there (its words stay, for the text)."""
+    if fix.startswith("@"):
+        elem.attrib.pop(fix[1:], None)
+        return
+    parent = elem.getparent()
+    if parent is None:
+        return
+    if elem.tail:
+        before = elem.getprevious()
+        if before is not None:
+            before.tail = (before.tail or "") + elem.tail
+        else:
+            parent.text = (parent.text or "") + elem.tail
+    parent.remove(elem)
+    emptied.add(parent)
 
 
 def document_names(doc: Document) -> frozenset[str]:
@@ -194,6 +279,9 @@ _TEXTUAL = re.compile(r"\btext\b|to be empty|datatype|value", re.IGNORECASE)
 class _Finding:
     elem: etree._Element | None
     diag: Diagnostic
+    #: What taking out would let validation look past it: "child" (``elem`` itself) or
+    #: "@name" (an attribute of ``elem``); None when nothing can be set aside.
+    fix: str | None = None
 
 
 class _Explainer:
@@ -232,7 +320,7 @@ class _Explainer:
             return
         self.unexplained.append((subject, elem, entry))
 
-    def finish(self) -> Iterator[Diagnostic]:
+    def finish(self) -> list[_Finding]:
         pending: list[tuple[etree._Element | None, etree._LogEntry]] = []
         for subject, elem, entry in self.unexplained:
             if elem is not None and any(
@@ -252,8 +340,7 @@ class _Explainer:
             root = self.doc.root
             message = f"element <{_name(root)}> does not match the schema (no details from libxml2)"
             self.findings.append(_Finding(root, self._diag(root, 0, message)))
-        for finding in self.findings:
-            yield finding.diag
+        return self.findings
 
     def root(self) -> None:
         """Report a root element the start pattern does not allow."""
@@ -321,7 +408,8 @@ class _Explainer:
                 message += f"; allowed here: {allowed}"
             elif found.may_end:
                 message += f"; nothing more may follow in <{parent}>"
-        self.findings.append(_Finding(where, self._diag(where, 0, message)))
+        fix = "child" if child is not None and subject is not None else None
+        self.findings.append(_Finding(where, self._diag(where, 0, message), fix))
 
     def _drill(self, top: etree._Element) -> bool:
         """libxml2 blamed ``top`` for something inside it: look for it by names."""
@@ -375,6 +463,8 @@ class _Explainer:
                 shown, [display_name(n, nsmap) for n in names], n=1, cutoff=0.75
             )
             message += f"; did you mean {close[0]}?" if close else ""
+            self.findings.append(_Finding(elem, self._diag(elem, 0, message), "@" + attr))
+            return
         self.findings.append(_Finding(elem, self._diag(elem, 0, message)))
 
     # -- everything else -----------------------------------------------------------------
