@@ -331,9 +331,11 @@ def test_severity_applies_to_every_finding_of_a_run(tmp_path: Path) -> None:
     dup = _write(tmp_path / "dup.xml", '<a><b xml:id="x"/><b xml:id="x"/></a>\n')
     bad = _write(tmp_path / "bad.xml", "<a><b></a>\n")
     options = ValidateOptions(use_xml_model=False)
-    assert validate_file(dtd, options).diagnostics == ()  # "xml" = "off" drops the DTD note
+    # "xml" = "off" drops the DTD note; what is left says no schema was applied
+    assert [d.code for d in validate_file(dtd, options).diagnostics] == ["schema.none"]
     assert [(d.code, d.severity) for d in validate_file(dup, options).diagnostics] == [
-        ("id.duplicate", Severity.WARNING)
+        ("id.duplicate", Severity.WARNING),
+        ("schema.none", Severity.WARNING),
     ]
     # ... but a file that is not well-formed still fails: the prefix does not lower it
     assert [(d.code, d.severity) for d in validate_file(bad, options).diagnostics] == [
@@ -345,7 +347,7 @@ def test_off_drops_a_finding_about_a_folder(tmp_path: Path) -> None:
     _write(tmp_path / ".teikit.toml", '[severity]\n"io.no-files" = "off"\n')
     (tmp_path / "empty").mkdir()
     run = validate([_write(tmp_path / "a.xml", "<a/>"), tmp_path / "empty"])
-    assert run.ok and [d for r in run.results for d in r.diagnostics] == []
+    assert run.ok and [d.code for r in run.results for d in r.diagnostics] == ["schema.none"]
 
 
 def test_every_code_the_source_reports_is_known() -> None:
@@ -363,3 +365,20 @@ def test_every_code_the_source_reports_is_known() -> None:
         if code.split(".")[0] in families and not code.endswith((".xml", ".gov"))
     }
     assert found <= KNOWN_CODES, sorted(found - KNOWN_CODES)
+
+
+def test_schema_none_can_be_turned_off(tmp_path: Path) -> None:
+    """A project that knowingly checks files without schemas can drop the warning."""
+    _write(tmp_path / ".teikit.toml", '[severity]\n"schema.none" = "off"\n')
+    run = validate(_write(tmp_path / "a.xml", "<a/>"))
+    assert run.ok and [d for r in run.results for d in r.diagnostics] == []
+
+
+def test_tool_teikit_section_in_dotfile_says_keys_go_at_top_level(tmp_path: Path) -> None:
+    """A pyproject.toml section pasted into .teikit.toml: say where the keys belong."""
+    path = _write(tmp_path / ".teikit.toml", '[tool.teikit]\nignore = ["drafts/"]\n')
+    with pytest.raises(UsageError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert str(path.resolve()) in message and "tool: unknown key" in message
+    assert "in .teikit.toml the keys stand at the top level, without [tool.teikit]" in message

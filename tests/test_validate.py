@@ -112,3 +112,36 @@ def test_a_single_path_is_one_path_not_its_characters(one: str | Path) -> None:
 def test_discovery_takes_a_single_path_too(one: str | Path) -> None:
     assert discover(one) == [LETTER]
     assert list(find_inputs(one).files) == [LETTER]
+
+
+# -- files no schema applies to
+
+
+def test_file_without_schema_is_warned_not_silently_valid(tmp_path: Path) -> None:
+    """Such a file was never checked against a schema: say so, without failing the run."""
+    path = tmp_path / "n.xml"
+    path.write_text('<?xml version="1.0"?>\n<TEI xmlns="http://www.tei-c.org/ns/1.0"><foo/></TEI>')
+    run = validate(path)
+    diags = [d for r in run.results for d in r.diagnostics]
+    assert [(d.code, d.severity, d.line) for d in diags] == [("schema.none", Severity.WARNING, 2)]
+    assert "--schema" in diags[0].message and "<?xml-model?>" in diags[0].message
+    assert run.ok and run.summary.warnings == 1
+    assert [d.code for d in validate_file(path).diagnostics] == ["schema.none"]
+
+
+def test_no_schema_warning_only_when_no_schema_applies(tmp_path: Path) -> None:
+    """--schema, the file's own <?xml-model?> and [[schemas]] each count as a schema."""
+    path = tmp_path / "letter.xml"
+    path.write_bytes(LETTER.read_bytes())  # names ../schemas/..., missing here
+    named = validate(path)
+    assert "schema.none" not in {d.code for r in named.results for d in r.diagnostics}
+    option = ValidateOptions(schemas=(SCHEMAS / "teikit-letter.rng",), use_xml_model=False)
+    assert validate(path, option).results[0].diagnostics == ()
+    project = tmp_path / "project"  # a folder of its own: configurations are cached
+    project.mkdir()
+    (project / "letter.xml").write_bytes(LETTER.read_bytes())
+    (project / ".teikit.toml").write_text(
+        f'[[schemas]]\nfiles = "*.xml"\nuse = "{(SCHEMAS / "teikit-letter.rng").as_posix()}"\n'
+    )
+    config = validate(project / "letter.xml", ValidateOptions(use_xml_model=False))
+    assert config.results[0].diagnostics == ()

@@ -235,10 +235,28 @@ def _prepared_cached(
 
 
 def check_loaded(doc: Document, options: ValidateOptions) -> list[Diagnostic]:
-    """Every schema finding for a parsed document, with the project's severities applied."""
+    """Every schema finding for a parsed document, with the project's severities applied.
+
+    A file no schema applies to gets a ``schema.none`` warning: without it such a file
+    would pass as "valid" though only well-formedness and ids were checked.
+    """
     set_default_options(options.resolve)
-    found = list(check_document(doc, schemas_for(doc, options), options.resolve))
+    refs = schemas_for(doc, options)
+    found = list(check_document(doc, refs, options.resolve)) if refs else [_no_schema(doc)]
     return apply_severity(found, find_config(doc.path))
+
+
+#: Why a file without schema is not simply "valid", and how to give it one.
+NO_SCHEMA_MESSAGE = (
+    "no schema applies to this file: only well-formedness and ids were checked; "
+    "name one with --schema, an <?xml-model?> or [tool.teikit.schemas]"
+)
+
+
+def _no_schema(doc: Document) -> Diagnostic:
+    """The ``schema.none`` warning, on the root element's line."""
+    line = doc.root.sourceline or 1
+    return Diagnostic(doc.display, line, 0, Severity.WARNING, "schema.none", NO_SCHEMA_MESSAGE)
 
 
 def _configured(path: Path, diags: Sequence[Diagnostic]) -> list[Diagnostic]:

@@ -83,6 +83,7 @@ KNOWN_CODES: frozenset[str] = frozenset(
         # schemas
         "schema.unavailable",
         "schema.unusable",
+        "schema.none",
         "rng.invalid",
         "xsd.invalid",
         "sch.assert",
@@ -310,6 +311,12 @@ def parse_config(
     if not isinstance(section, Mapping):
         raise UsageError(f"{source}: [{prefix}] must be a table")
     unknown = sorted(set(section) - _KEYS)
+    if not prefix and "tool" in unknown:
+        # The commonest slip: a pyproject.toml section copied into .teikit.toml as it was.
+        raise UsageError(
+            f"{where('tool')}: unknown key: in {source.name} the keys stand at the top level, "
+            "without [tool.teikit]"
+        )
     if unknown:
         known = ", ".join(sorted(_KEYS))
         raise UsageError(f"{where(unknown[0])}: unknown key (known keys: {known})")
