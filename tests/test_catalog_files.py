@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+import teikit.schemas.resolve as resolve_module
 from teikit.errors import UsageError
 from teikit.schemas import Catalog, ResolveOptions, resolve_schema
 from teikit.schemas.resolve import default_options
@@ -74,6 +75,8 @@ def test_environment_catalogs_that_cannot_be_used_are_skipped(
     assert options.catalogs == (good.resolve(),)
     assert ResolveOptions.build(env={"XML_CATALOG_FILES": "/nonexistent/catalog"}).catalogs == ()
     monkeypatch.setenv("XML_CATALOG_FILES", f"/nonexistent/catalog {good}")
+    # An earlier run in this process may have set the defaults: start from none.
+    monkeypatch.setattr(resolve_module, "_DEFAULT", [])
     assert default_options().catalogs == (good.resolve(),)
 
 
