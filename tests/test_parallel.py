@@ -254,3 +254,31 @@ def test_workers_that_cannot_start_give_findings_not_a_hang(tmp_path: Path) -> N
         [sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=False
     )
     assert proc.stdout.strip() == "['internal.worker-crashed'] 4", proc.stderr
+
+
+def test_every_teikit_error_survives_the_trip_back_from_a_worker() -> None:
+    """RelaxNGCompileError (schema, lxml error) could not be rebuilt by pickle, which
+    calls cls(*args): an unusable schema in a forkserver worker stopped being a
+    SchemaError in the parent (this file's test above failed after any Saxon run)."""
+    import pickle
+    import pkgutil
+
+    import teikit
+    from teikit.errors import TeikitError
+
+    for module in pkgutil.walk_packages(teikit.__path__, "teikit."):
+        if not module.name.endswith("__main__"):  # that one runs the command line
+            __import__(module.name)
+    classes: list[type[TeikitError]] = []
+    todo: list[type[TeikitError]] = [TeikitError]
+    while todo:
+        cls = todo.pop()
+        classes.append(cls)
+        todo.extend(cls.__subclasses__())
+    assert len(classes) > 6
+    for cls in classes:
+        error = cls.__new__(cls)
+        error.args = (f"{cls.__name__}: message",)
+        error.__dict__["url"] = "u"
+        again = pickle.loads(pickle.dumps(error))
+        assert type(again) is cls and str(again) == str(error) and again.__dict__ == error.__dict__

@@ -7,9 +7,27 @@ cannot be read, an option that makes no sense), which end a run with exit code 2
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class TeikitError(Exception):
-    """Base class: anything teikit raises on purpose."""
+    """Base class: anything teikit raises on purpose.
+
+    Picklable whatever a subclass's ``__init__`` takes: errors raised in worker processes
+    travel back to the parent, and one that cannot be rebuilt there turned a clear
+    ``SchemaError`` into a lost one (pickle calls ``cls(*args)``, which a subclass with
+    other parameters refuses).
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.args, dict(self.__dict__)))
+
+
+def _rebuild(cls: type[TeikitError], args: tuple[Any, ...], state: dict[str, Any]) -> TeikitError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class UsageError(TeikitError):
