@@ -510,7 +510,7 @@ def _run_pool(
     finally:
         with holding_signals():
             if clean:
-                pool.shutdown(wait=True)
+                _close(pool)
             else:
                 _stop(pool)
 
@@ -558,6 +558,25 @@ def _drive_pool(
                 continue
             results.set(i, value)
         top_up()
+
+
+def _close(pool: ProcessPoolExecutor, grace: float = STOP_GRACE) -> None:
+    """End a pool whose work is all done, without waiting on a worker that cannot end.
+
+    ``shutdown(wait=True)`` can wait forever: a worker killed from outside (the
+    out-of-memory killer) while it held the lock of the results queue leaves the others
+    blocked on that lock, and the executor's own shutdown keeps waiting for them. Every
+    result is in by now, so a worker still there after ``grace`` seconds is killed.
+    """
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False)
+    deadline = time.monotonic() + grace
+    for proc in procs:
+        proc.join(timeout=max(0.0, deadline - time.monotonic()))
+    for proc in procs:
+        if proc.is_alive():
+            proc.kill()
+            proc.join(timeout=grace)
 
 
 def _stop(pool: ProcessPoolExecutor, grace: float = STOP_GRACE) -> None:
