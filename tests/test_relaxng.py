@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from teikit import SchemaError, Severity, ValidateOptions, validate
+from teikit import Diagnostic, SchemaError, Severity, ValidateOptions, validate
 from teikit.engines.relaxng import (
     CompiledRelaxNG,
     cache_dir,
@@ -432,10 +432,11 @@ def test_corpus_verdicts_equal_jing() -> None:
 # -- every problem, not only the first ----------------------------------------------------
 
 
-def _letter_with(tmp_path: Path, edit: Any, marked: str) -> tuple[Path, list[int]]:
-    """The project's letter edited by ``edit``; returns it and the lines (in the written
-    file) of the elements the XPath ``marked`` finds there."""
-    from conftest import LETTER
+def _letter_findings(tmp_path: Path, edit: Any, marked: str) -> tuple[list[int], list[Diagnostic]]:
+    """The project's letter edited by ``edit`` and checked against its own RELAX NG: the
+    lines (in the written file) of the elements the XPath ``marked`` finds, and the
+    ``rng.invalid`` findings."""
+    from conftest import LETTER, ROOT
 
     tree = etree.parse(str(LETTER))
     edit(tree)
@@ -443,37 +444,31 @@ def _letter_with(tmp_path: Path, edit: Any, marked: str) -> tuple[Path, list[int
     tree.write(str(out), xml_declaration=True, encoding="UTF-8")
     found = etree.parse(str(out)).xpath(marked, namespaces={"t": "http://www.tei-c.org/ns/1.0"})
     assert isinstance(found, list)
-    return out, sorted(e.sourceline or 0 for e in found if isinstance(e, etree._Element))
+    lines = sorted(e.sourceline or 0 for e in found if isinstance(e, etree._Element))
+    schema = ROOT / "schemas" / "teikit-letter.rng"
+    run = validate([out], ValidateOptions(schemas=(schema,)))
+    return lines, [d for d in run.results[0].diagnostics if d.code == "rng.invalid"]
 
 
 def test_every_stray_element_is_reported_not_only_the_first(tmp_path: Path) -> None:
     """libxml2 stops at the first failure that reaches the root: 20 stray elements in the
     letter's 20 paragraphs gave one finding where jing gives twenty."""
-    from conftest import ROOT
 
     def stray(tree: etree._ElementTree) -> None:
         for p in tree.getroot().iter("{http://www.tei-c.org/ns/1.0}p"):
             p.insert(0, etree.Element("{http://www.tei-c.org/ns/1.0}foo"))
 
-    path, lines = _letter_with(tmp_path, stray, "//t:foo")
-    schema = ROOT / "schemas" / "teikit-letter.rng"
-    run = validate([path], ValidateOptions(schemas=(schema,)))
-    found = [d for d in run.results[0].diagnostics if d.code == "rng.invalid"]
+    lines, found = _letter_findings(tmp_path, stray, "//t:foo")
     assert sorted(d.line for d in found) == lines and len(lines) == 20
     assert all("element <foo> is not allowed here inside <p>" in d.message for d in found)
 
 
 def test_every_stray_attribute_is_reported_and_nothing_twice(tmp_path: Path) -> None:
-    from conftest import ROOT
-
     def attrs(tree: etree._ElementTree) -> None:
         for name in ("persName", "orgName", "placeName"):
             el = next(tree.getroot().iter(f"{{http://www.tei-c.org/ns/1.0}}{name}"))
             el.set("colour", "red")
 
-    path, lines = _letter_with(tmp_path, attrs, "//*[@colour]")
-    schema = ROOT / "schemas" / "teikit-letter.rng"
-    run = validate([path], ValidateOptions(schemas=(schema,)))
-    found = [d for d in run.results[0].diagnostics if d.code == "rng.invalid"]
+    lines, found = _letter_findings(tmp_path, attrs, "//*[@colour]")
     assert sorted(d.line for d in found) == lines and len(lines) == 3
     assert all("attribute colour is not allowed" in d.message for d in found)
