@@ -145,3 +145,13 @@ def test_no_schema_warning_only_when_no_schema_applies(tmp_path: Path) -> None:
     )
     config = validate(project / "letter.xml", ValidateOptions(use_xml_model=False))
     assert config.results[0].diagnostics == ()
+
+
+def test_a_folder_named_as_a_schema_is_called_a_folder(tmp_path: Path) -> None:
+    """It was 'cannot read schema (no such file)' though the folder was right there."""
+    from teikit import SchemaError
+
+    with pytest.raises(SchemaError, match=r"cannot read schema \(it is a folder\)"):
+        validate([LETTER], ValidateOptions(schemas=(tmp_path,)))
+    with pytest.raises(SchemaError, match=r"cannot read schema \(no such file\)"):
+        validate([LETTER], ValidateOptions(schemas=(tmp_path / "absent.rng",)))

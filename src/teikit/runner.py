@@ -377,7 +377,14 @@ def validate(
         # compiling happens once per process in _warm.
         ref = SchemaRef(str(schema), None, "option")
         if not ref.is_remote and not ref.path.is_file():
-            raise SchemaError(f"{schema}: cannot read schema (no such file)")
+            what = (
+                "it is a folder"
+                if ref.path.is_dir()
+                else "it is not a regular file"
+                if ref.path.exists()
+                else "no such file"
+            )
+            raise SchemaError(f"{schema}: cannot read schema ({what})")
         prepare_ref(ref, options.resolve or default_options())
     # What workers get: the options without where and how the run itself is done.
     work_options = replace(options, executor=None, progress=None)
