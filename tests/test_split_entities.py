@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from teikit import TeiDocument, ValidateOptions, validate
-from teikit.entities import entities, to_csv, to_json
+from teikit.entities import entities, register, to_csv, to_json
 from teikit.loading import load
 from teikit.split import SplitResult, split
 from teikit.xmlutil import XML_ID, tei
@@ -336,3 +336,35 @@ def test_entities_names_the_files_it_could_not_read(tmp_path: Path) -> None:
     assert not found.complete
     assert {Path(d.file).name for d in found.problems} == {"broken.xml", "gone.xml"}
     assert found.records == entities([tmp_path])
+
+
+def test_pointers_that_name_no_possible_file_are_unresolved_not_a_crash(tmp_path: Path) -> None:
+    """A NUL byte (ValueError) or a 300-character file name (OSError) in a pointer ended
+    conversion, 'teikit build' and 'validate --xref' in an internal error."""
+    from teikit import build, convert
+
+    tei = "http://www.tei-c.org/ns/1.0"
+    for name, ref in (("nul.xml", "%00"), ("long.xml", "x" * 300 + ".xml#a")):
+        (tmp_path / name).write_text(
+            f'<TEI xmlns="{tei}"><text><body><p><persName ref="{ref}">Ann</persName>'
+            "</p></body></text></TEI>"
+        )
+        assert "Ann" in convert(tmp_path / name, "json")
+    done = build(tmp_path, tmp_path / "out")
+    assert len([p for p in done.written if p.suffix == ".html"]) == 3  # and the index
+    run = validate([tmp_path / "long.xml"], ValidateOptions(xref=True))
+    assert [d.code for d in run.results[0].diagnostics if d.code.startswith("xref")] == [
+        "xref.missing-file"
+    ]
+
+
+def test_a_name_pointing_at_a_term_is_not_a_person_in_the_register(tmp_path: Path) -> None:
+    """It ended 'teikit entities' with 'ValueError: tuple.index(x): x not in tuple'."""
+    tei = "http://www.tei-c.org/ns/1.0"
+    (tmp_path / "t.xml").write_text(
+        f'<TEI xmlns="{tei}"><text><body><p><persName corresp="#t_SIG">SIG</persName></p>'
+        "<list><item><term xml:id='t_SIG'>SIG</term>, Senior Group</item></list>"
+        "</body></text></TEI>"
+    )
+    found = register([tmp_path])
+    assert found.complete and [r.kind for r in found.records] == []

@@ -267,15 +267,18 @@ class Registry:
 
     def open(self, path: Path) -> TeiDocument | None:
         """The TEI document at ``path``, or None when it is not allowed, missing or broken."""
+        # A pointer is text from the document: a NUL byte (ValueError) or a name longer
+        # than the system allows (OSError) makes a path that cannot even be looked at.
         try:
             real = path.resolve()
-        except OSError:
+            is_file = real.is_file()
+        except (OSError, ValueError):
             return None
         if real in self._opened:
             return self._opened[real]
         allowed = any(real.is_relative_to(r) for r in self._roots)
         doc: TeiDocument | None = None
-        if allowed and real.is_file():
+        if allowed and is_file:
             loaded = load(real, self._options)
             if loaded.document is not None:
                 doc = TeiDocument(loaded.document)

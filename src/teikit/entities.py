@@ -135,8 +135,8 @@ def register(
             found = doc.entry_for(name)
             where = (doc.display, name.sourceline or 0)
             if found is not None:
-                owner = _owner(doc, found)
-                _record(records, found, owner).occurrences.append(where)
+                if found.kind in KINDS:  # a name may point at a term or an event too
+                    _record(records, found, _owner(doc, found)).occurrences.append(where)
             elif unlinked:
                 text = normalise_space("".join(name.itertext()))
                 if not text:

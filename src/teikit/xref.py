@@ -175,7 +175,11 @@ def _check_pointer(
     real = os.path.realpath(ptr.target)
     where = f'@{ptr.attribute} "{ptr.token}"'
     if real not in known:
-        if not Path(real).is_file():
+        try:
+            there = Path(real).is_file()
+        except (OSError, ValueError):  # a name too long, or a NUL byte: no such file either
+            there = False
+        if not there:
             missing = f"{where}: file {_shown(ptr.target)} does not exist"
             return _at(f, ptr, "xref.missing-file", missing)
         if ptr.fragment is None:
