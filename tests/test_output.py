@@ -139,3 +139,18 @@ def test_a_second_run_does_not_read_what_the_first_wrote(tmp_path: Path) -> None
     assert first.run.ok and again.run.ok
     assert [r.path for r in again.run.results] == [str(folder / "letter.xml")]
     assert sorted(p.name for p in again.written) == ["letter.txt", "letters.cmif.xml"]
+
+
+def test_the_library_defaults_are_the_command_lines(tmp_path: Path) -> None:
+    """teikit.convert(p, 'markdown') wrote page comments the command line writes only
+    with --pages; info('letter.xml') read each character as a path; output_path with an
+    unknown format raised a bare KeyError."""
+    from teikit import ConvertOptions, convert
+    from teikit.info import info
+
+    assert ConvertOptions() == ConvertOptions.from_flags()
+    assert "<!-- page" not in convert(LETTER, "markdown")
+    assert [i.kind for i in info(str(LETTER))] == ["tei"]
+    assert [i.kind for i in info(LETTER)] == ["tei"]
+    with pytest.raises(UsageError, match="unknown format 'pdf'"):
+        output_path(LETTER, "pdf", tmp_path)

@@ -155,11 +155,13 @@ def _version_hint(schemas: tuple[str, ...]) -> str | None:
 
 
 def info(
-    paths: Iterable[str | os.PathLike[str]], options: LoadOptions | None = None
+    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    options: LoadOptions | None = None,
 ) -> list[FileInfo]:
-    """Describe every XML file under ``paths``; an unreadable file is described as such."""
+    """Describe every XML file under ``paths`` (one path or several); an unreadable file
+    is described as such."""
     out: list[FileInfo] = []
-    found = discover_files(paths)
+    found = discover_files([paths] if isinstance(paths, (str, os.PathLike)) else list(paths))
     for path in found.files:
         loaded = load(path, options or LoadOptions())
         if loaded.document is None:

@@ -21,11 +21,15 @@ from teikit.loading import LoadOptions, load
 
 @dataclass(frozen=True, slots=True)
 class ConvertOptions:
-    """Options for every format; each converter reads the part it needs."""
+    """Options for every format; each converter reads the part it needs.
+
+    The defaults are the command line's (``ConvertOptions() == from_flags()``): no page
+    comments in Markdown unless asked for, as ``--pages`` asks.
+    """
 
     text: TextOptions = field(default_factory=TextOptions)
     html: HtmlOptions = field(default_factory=HtmlOptions)
-    markdown: MarkdownOptions = field(default_factory=MarkdownOptions)
+    markdown: MarkdownOptions = field(default_factory=lambda: MarkdownOptions(pages="none"))
     json: JsonOptions = field(default_factory=JsonOptions)
     cmif: CmifOptions = field(default_factory=CmifOptions)
     load: LoadOptions = field(default_factory=LoadOptions)
@@ -152,6 +156,8 @@ def output_path(source: str | os.PathLike[str], to: str, output: str | os.PathLi
     folder = Path(raw)
     if not (raw.endswith((os.sep, "/")) or folder.is_dir()):
         return folder
+    if to not in FORMATS:
+        raise UsageError(f"unknown format {to!r}; choose from {', '.join(FORMATS)}")
     name = Path(source).name
     return folder / (name.removesuffix(Path(name).suffix) + FORMATS[to].suffix)
 
