@@ -185,6 +185,24 @@ def test_a_correspdesc_without_an_addressee_is_skipped() -> None:
         to_cmif(broken, OPTIONS)
 
 
+def test_a_sender_with_nobody_in_it_is_skipped_not_written_invalid() -> None:
+    """An empty <correspAction type="sent"/> was copied as it was: invalid CMIF."""
+    doc = _doc(CONVERT / "letter-b.xml")
+    root = copy.deepcopy(doc.root)
+    sent = root.find(".//t:correspAction[@type='sent']", NS)
+    assert sent is not None
+    for child in list(sent):
+        sent.remove(child)
+    empty = TeiDocument(Document(Path("empty.xml"), "empty.xml", etree.ElementTree(root)))
+    result = to_cmif_many([empty, _doc(LETTER)], OPTIONS)
+    assert result.letters == 1
+    assert [(s.source, s.reason) for s in result.skipped] == [
+        ("empty.xml", "correspAction type='sent' names no person or organization")
+    ]
+    with pytest.raises(InputError, match=r"empty\.xml: correspAction type='sent' names no"):
+        to_cmif(empty, OPTIONS)
+
+
 def test_a_file_without_correspdesc_cannot_be_converted_alone(cmif_schema: etree.RelaxNG) -> None:
     with pytest.raises(InputError, match="no correspDesc"):
         to_cmif(_doc(CONVERT / "structures.xml"))

@@ -373,9 +373,26 @@ def to_cmif_many(docs: Sequence[TeiDocument], options: CmifOptions = CmifOptions
             url = _letter_url(doc, options)
             if url:
                 out.set("ref", url)
+            nobody = ""
             for action_kind, action in actions.items():
                 assert action is not None
-                out.append(_action(doc, action, action_kind))
+                made_action = _action(doc, action, action_kind)
+                if (
+                    made_action.find(tei("persName")) is None
+                    and made_action.find(tei("orgName")) is None
+                ):
+                    nobody = action_kind  # CMIF needs a person or an organization in each
+                    break
+                out.append(made_action)
+            if nobody:
+                skipped.append(
+                    Skipped(
+                        doc.display,
+                        f"correspAction type={nobody!r} names no person or organization",
+                    )
+                )
+                made = []
+                break
             made.append(out)
         if made:
             descs.extend(made)
