@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import os
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -154,3 +157,27 @@ def test_the_library_defaults_are_the_command_lines(tmp_path: Path) -> None:
     assert [i.kind for i in info(LETTER)] == ["tei"]
     with pytest.raises(UsageError, match="unknown format 'pdf'"):
         output_path(LETTER, "pdf", tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("kind", "values", "complaint"),
+    [
+        ("TextOptions", {"width": -5}, "width must be 0"),
+        ("TextOptions", {"notes": "bogus"}, "notes must be one of end, inline, omit"),
+        ("HtmlOptions", {"choice": "bogus"}, "choice must be one of source, edited"),
+        ("MarkdownOptions", {"pages": "bogus"}, "pages must be one of comment, none"),
+        ("MarkdownOptions", {"notes": "inline"}, "notes must be one of footnotes, omit"),
+        ("JsonOptions", {"notes": "bogus"}, "notes must be one of end, inline, omit"),
+        ("JsonOptions", {"indent": -1}, "indent must be 0 or more"),
+        ("CmifOptions", {"date": "not a date"}, "date must be an ISO date"),
+        ("CmifOptions", {"edition_type": "bogus"}, "edition type must be one of online"),
+        ("CmifOptions", {"url": "not a url"}, "url must be an absolute URL"),
+        ("CmifOptions", {"title": "a\x00b"}, "title holds a character XML cannot carry"),
+    ],
+)
+def test_options_are_checked_when_made(kind: str, values: dict[str, Any], complaint: str) -> None:
+    """Each was accepted and fell back to a default silently, or made CMIF that fails its
+    schema, or (control characters) raised lxml's ValueError later."""
+    formats = importlib.import_module("teikit.convert")  # teikit.convert is also a function
+    with pytest.raises(UsageError, match=re.escape(complaint)):
+        getattr(formats, kind)(**values)

@@ -45,3 +45,11 @@ class OutputError(TeikitError):
 
 class InputError(TeikitError):
     """An input cannot be processed at all (used where a Diagnostic has no place)."""
+
+
+def one_of(what: str, value: object, allowed: tuple[object, ...]) -> None:
+    """Refuse an option value outside ``allowed`` (options are checked when made, so that
+    a typo is an error rather than a silent default)."""
+    if value not in allowed:
+        choices = ", ".join(str(a) for a in allowed)
+        raise UsageError(f"{what} must be one of {choices}, not {value!r}")

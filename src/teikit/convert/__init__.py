@@ -49,11 +49,7 @@ class ConvertOptions:
         load: LoadOptions | None = None,
     ) -> ConvertOptions:
         """One set of reader-facing choices applied to every format that has them."""
-        if width < 0:
-            raise UsageError(f"width must be 0 (no wrapping) or more, not {width}")
-        if notes not in _NOTES:
-            raise UsageError(f"notes must be one of {', '.join(_NOTES)}, not {notes!r}")
-        rules = rules or RenderRules()
+        rules = rules or RenderRules()  # each Options class checks its own values
         return cls(
             text=TextOptions(
                 width=width,
@@ -75,8 +71,6 @@ class ConvertOptions:
             load=load or LoadOptions(),
         )
 
-
-_NOTES = ("end", "inline", "omit")
 
 Render = Callable[[TeiDocument, ConvertOptions], str]
 

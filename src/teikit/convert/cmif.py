@@ -28,7 +28,7 @@ from urllib.parse import quote
 from lxml import etree
 
 from teikit.document import TeiDocument, cite_bibl, normalise_space
-from teikit.errors import InputError, UsageError
+from teikit.errors import InputError, UsageError, one_of
 from teikit.xmlutil import TEI_NS, XML_ID, tei
 
 #: Where the CMIF schema is published; written into the file's ``<?xml-model?>``.
@@ -73,8 +73,19 @@ class CmifOptions:
     date: str | None = None
 
     def __post_init__(self) -> None:
+        """Checked when made: a value CMIF cannot carry is an error, not an invalid file."""
         if self.letter_url:
             _check_template(self.letter_url)
+        if self.edition_type is not None:
+            one_of("edition type", self.edition_type, ("online", "print", "hybrid"))
+        if self.date is not None and not _is_iso_date(self.date):
+            raise UsageError(f"date must be an ISO date (YYYY-MM-DD), not {self.date!r}")
+        if self.url is not None and not _ABSOLUTE_URL.match(self.url):
+            raise UsageError(f"url must be an absolute URL (https://...), not {self.url!r}")
+        for name in ("title", "editor", "email", "publisher", "edition", "letter_url"):
+            value = getattr(self, name)
+            if value is not None and _NOT_XML.search(value):
+                raise UsageError(f"{name} holds a character XML cannot carry: {value!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +197,17 @@ def _letter_id(doc: TeiDocument) -> str:
 
 
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+_ABSOLUTE_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s<>\"]+$")
+#: What XML 1.0 cannot hold even escaped (C0 controls but tab, LF and CR; U+FFFE/F).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def _is_iso_date(value: str) -> bool:
+    try:
+        datetime.date.fromisoformat(value)
+    except ValueError:
+        return False
+    return len(value) == 10
 
 
 def _check_template(template: str) -> None:

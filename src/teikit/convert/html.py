@@ -46,6 +46,7 @@ from teikit.convert.rules import RenderRules
 from teikit.convert.text import NOTE, body_of, skip_unread
 from teikit.convert.walk import text_outside, walk
 from teikit.document import NAME_KINDS, Entry, TeiDocument, cite_bibl, normalise_space
+from teikit.errors import one_of
 from teikit.xmlutil import TEI_NS, XML_ID, XML_LANG, tei
 
 _SAFE_ID = re.compile(r"^[A-Za-z_][\w.:-]*$")
@@ -173,6 +174,9 @@ class HtmlOptions:
     #: the HTML element (from a safe whitelist), ``class`` adds a CSS class, and
     #: ``before``/``after`` add text around the content.
     rules: RenderRules = field(default_factory=RenderRules)
+
+    def __post_init__(self) -> None:
+        one_of("choice", self.choice, ("source", "edited"))
 
 
 def safe_url(value: str | None) -> str | None:

@@ -26,6 +26,7 @@ from teikit.convert.blocks import NOTES, PAGE_BREAKS, is_block
 from teikit.convert.rules import RenderRules
 from teikit.convert.text import TextOptions, body_of, render_text
 from teikit.document import NAME_KINDS, TeiDocument, cite_bibl, normalise_space
+from teikit.errors import UsageError, one_of
 from teikit.loading import Document
 from teikit.xmlutil import TEI_NS, XML_ID, tei
 
@@ -53,6 +54,11 @@ class JsonOptions:
     indent: int | None = 2
     #: The project's render rules, as the text converter applies them.
     rules: RenderRules = field(default_factory=RenderRules)
+
+    def __post_init__(self) -> None:
+        one_of("notes", self.notes, ("end", "inline", "omit"))
+        if self.indent is not None and self.indent < 0:
+            raise UsageError(f"indent must be 0 or more (or None), not {self.indent}")
 
 
 def json_schema() -> dict[str, Any]:

@@ -33,6 +33,7 @@ from teikit.convert.rules import RenderRules, Rule
 from teikit.convert.text import body_of, omitted
 from teikit.convert.walk import walk
 from teikit.document import TeiDocument
+from teikit.errors import one_of
 from teikit.xmlutil import tei
 
 
@@ -48,6 +49,10 @@ class MarkdownOptions:
     #: edited reading (expan/reg/corr, deletions left out), as the text converter does.
     diplomatic: bool = False
     rules: RenderRules = field(default_factory=RenderRules)
+
+    def __post_init__(self) -> None:
+        one_of("notes", self.notes, ("footnotes", "omit"))
+        one_of("pages", self.pages, ("comment", "none"))
 
 
 # -- escaping --------------------------------------------------------------------------

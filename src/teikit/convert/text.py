@@ -22,6 +22,7 @@ from teikit.convert.blocks import (
 from teikit.convert.rules import RenderRules, Rule
 from teikit.convert.walk import walk
 from teikit.document import TeiDocument, cite_bibl
+from teikit.errors import UsageError, one_of
 from teikit.xmlutil import tei
 
 NotesMode = Literal["end", "inline", "omit"]
@@ -55,6 +56,11 @@ class TextOptions:
     #: Start with a short citation block from the teiHeader.
     header: bool = False
     rules: RenderRules = field(default_factory=RenderRules)
+
+    def __post_init__(self) -> None:
+        if self.width < 0:
+            raise UsageError(f"width must be 0 (no wrapping) or more, not {self.width}")
+        one_of("notes", self.notes, ("end", "inline", "omit"))
 
     @property
     def choice(self) -> Literal["source", "edited"]:
