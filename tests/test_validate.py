@@ -155,3 +155,32 @@ def test_a_folder_named_as_a_schema_is_called_a_folder(tmp_path: Path) -> None:
         validate([LETTER], ValidateOptions(schemas=(tmp_path,)))
     with pytest.raises(SchemaError, match=r"cannot read schema \(no such file\)"):
         validate([LETTER], ValidateOptions(schemas=(tmp_path / "absent.rng",)))
+
+
+def test_clear_caches_sees_an_edited_include_and_a_new_configuration(tmp_path: Path) -> None:
+    """In a long-running process an edited included schema, or a configuration added
+    since, was never seen again (each is read once per process)."""
+    import teikit
+
+    ns = "http://relaxng.org/ns/structure/1.0"
+    (tmp_path / "main.rng").write_text(
+        f'<grammar xmlns="{ns}"><include href="part.rng"/></grammar>'
+    )
+    part = tmp_path / "part.rng"
+    part.write_text(
+        f'<grammar xmlns="{ns}"><start><element name="a"><text/></element></start></grammar>'
+    )
+    doc = tmp_path / "doc.xml"
+    doc.write_text("<a>x</a>")
+    options = ValidateOptions(schemas=(tmp_path / "main.rng",))
+    assert teikit.validate_file(doc, options).diagnostics == ()
+    part.write_text(
+        f'<grammar xmlns="{ns}"><start><element name="b"><text/></element></start></grammar>'
+    )
+    teikit.clear_caches()
+    assert [d.code for d in teikit.validate_file(doc, options).diagnostics] == ["rng.invalid"]
+    bare = ValidateOptions(use_xml_model=False)
+    assert [d.code for d in teikit.validate_file(doc, bare).diagnostics] == ["schema.none"]
+    (tmp_path / ".teikit.toml").write_text('[severity]\n"schema.none" = "off"\n')
+    teikit.clear_caches()
+    assert teikit.validate_file(doc, bare).diagnostics == ()

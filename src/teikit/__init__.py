@@ -20,7 +20,7 @@ from teikit.document import TeiDocument
 from teikit.errors import InputError, SchemaError, TeikitError, UsageError
 from teikit.loading import Document, LoadOptions, LoadResult, parse_bytes
 from teikit.loading import load as load_file
-from teikit.runner import Run, ValidateOptions, validate, validate_file
+from teikit.runner import Run, ValidateOptions, clear_caches, validate, validate_file
 
 __version__ = "0.1.0"
 
@@ -59,6 +59,7 @@ __all__ = [
     "UsageError",
     "ValidateOptions",
     "build",
+    "clear_caches",
     "convert",
     "convert_document",
     "load",

@@ -25,7 +25,7 @@ from teikit.discovery import (
     discover_files,
     normalise_suffixes,
 )
-from teikit.engines import compile_schema
+from teikit.engines import clear_compiled, compile_schema
 from teikit.errors import SchemaError, UsageError
 from teikit.loading import Document, LoadOptions, display_name
 from teikit.output import Interrupted
@@ -42,6 +42,7 @@ from teikit.schemas import (
     prepare_ref,
     set_default_options,
 )
+from teikit.schemas.config import clear_configs
 from teikit.xref import FileRefs, check_links, collect
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "Run",
     "ValidateOptions",
     "check_document",
+    "clear_caches",
     "discover",
     "find_inputs",
     "schemas_for",
@@ -225,6 +227,20 @@ def _prepared(ref: SchemaRef, resolve: ResolveOptions) -> tuple[Path, str]:
     except OSError:
         stamp = -1
     return _prepared_cached(ref.location, ref.language, resolve, stamp)
+
+
+def clear_caches() -> None:
+    """Forget the schemas compiled and the project configurations read in this process.
+
+    Each is read once per process and known by its own file's path and modification
+    time, so an edited file that a schema includes, or a configuration file added or
+    edited since, is not seen again. A command-line run never needs this; a process
+    that lives on while the files change (a notebook, a watcher, a server) calls it
+    after they change.
+    """
+    _prepared_cached.cache_clear()
+    clear_compiled()
+    clear_configs()
 
 
 @functools.lru_cache(maxsize=128)

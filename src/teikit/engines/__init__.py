@@ -90,6 +90,11 @@ def compile_schema(
     return _compile_cached(str(p), stamp, language, chosen)
 
 
+def clear_compiled() -> None:
+    """Forget every compiled schema (see :func:`teikit.clear_caches`)."""
+    _compile_cached.cache_clear()
+
+
 @lru_cache(maxsize=64)
 def _compile_cached(path: str, stamp: int, language: str, phase: str | None) -> Compiled:
     if phase is not None:

@@ -267,6 +267,11 @@ def find_config(start: Path) -> ProjectConfig | None:
     return _find_config(start.parent if start.is_file() or not start.exists() else start)
 
 
+def clear_configs() -> None:
+    """Forget every configuration read (see :func:`teikit.clear_caches`)."""
+    _find_config.cache_clear()
+
+
 @lru_cache(maxsize=256)
 def _find_config(directory: Path) -> ProjectConfig | None:
     for folder in (directory, *directory.parents):
