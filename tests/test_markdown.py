@@ -235,3 +235,13 @@ def test_cells_and_input_outside_tei_p5_keep_words_apart(tmp_path: Path) -> None
     )
     # The cell separator is text, not a GFM table.
     assert "seven | a|b" in [p.text_content() for p in _render(out).iter("p")]
+
+
+def test_a_pointer_stands_apart_from_the_next_word(tmp_path: Path) -> None:
+    """<ptr target="https://..."/>the origins gave '<https://...>the origins': glued."""
+    f = tmp_path / "ptr.xml"
+    f.write_text(
+        '<TEI xmlns="http://www.tei-c.org/ns/1.0"><text><body><p>See '
+        '<ptr target="https://example.org/a"/>the origins.</p></body></text></TEI>'
+    )
+    assert "<https://example.org/a> the origins." in to_markdown(_doc(f))

@@ -307,3 +307,19 @@ def test_a_bad_selector_names_the_file_it_is_in(tmp_path: Path) -> None:
     config.write_text('[render]\n"p[" = { display = "omit" }\n')
     with pytest.raises(UsageError, match=r"\.teikit\.toml: render: render rule selector 'p\['"):
         load_config(config)
+
+
+def test_a_supplied_page_number_is_not_bracketed_twice(tmp_path: Path) -> None:
+    """pb n="[I]" (the FRUS volume has them) read '[Page [I]]' in text, '[[I]]' in HTML."""
+    from teikit.convert import to_html
+
+    f = tmp_path / "pb.xml"
+    f.write_text(
+        '<TEI xmlns="http://www.tei-c.org/ns/1.0"><text><body><p>one <pb n="[I]"/>two</p>'
+        "</body></text></TEI>"
+    )
+    loaded = load(f)
+    assert loaded.document is not None
+    doc = TeiDocument(loaded.document)
+    assert "one [Page I] two" in to_text(doc, TextOptions(pages=True))
+    assert ">[I]</a>" in to_html(doc) and "[[" not in to_html(doc)

@@ -43,7 +43,7 @@ from lxml.builder import ElementMaker
 
 from teikit.convert.blocks import CONTAINERS, LINE_BREAKS, PAGE_BREAKS, is_block
 from teikit.convert.rules import RenderRules
-from teikit.convert.text import NOTE, body_of, skip_unread
+from teikit.convert.text import NOTE, body_of, page_label, skip_unread
 from teikit.convert.walk import text_outside, walk
 from teikit.document import NAME_KINDS, Entry, TeiDocument, cite_bibl, normalise_space
 from teikit.errors import one_of
@@ -892,7 +892,7 @@ class _Renderer:
     def page_break(self, el: etree._Element) -> etree._Element:
         """A link to itself in the margin: ``[128]``, citable as ``#pg_128``."""
         state = self.state
-        label = el.get("n") or ""
+        label = page_label(el)
         state.counter += 1
         ident = state.new_id(el.get(XML_ID), f"tk-page-{label or state.counter}")
         node = etree.Element("span", id=ident)

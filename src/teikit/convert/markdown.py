@@ -466,7 +466,8 @@ def _inline_start(
         if url is None:
             return
         if tag == tei("ptr") or not "".join(el.itertext()).strip():
-            flow.line.append(_Raw(f"<{url}>", "atom"))
+            # The URL it shows stands apart from the next word, as in HTML.
+            flow.line.extend((_Raw(f"<{url}>", "atom"), " "))
         else:
             close = _Raw(f"](<{url}>)", "close")
             _open(flow, el, _Raw("[", "open", link=True), close, closers)

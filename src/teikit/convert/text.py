@@ -331,12 +331,21 @@ def render_text(
     return TextRender("".join(parts) + "\n", tuple(spans))
 
 
+def page_label(el: etree._Element) -> str:
+    """A page break's ``@n`` as teikit shows it in its own brackets: an editor's
+    ``n="[I]"`` (a number supplied, not printed) would otherwise read ``[Page [I]]``."""
+    label = (el.get("n") or "").strip()
+    if label.startswith("[") and label.endswith("]"):
+        label = label[1:-1].strip()
+    return label
+
+
 def _inline_start(el: etree._Element, options: TextOptions) -> str:
     tag = el.tag
     if tag in PAGE_BREAKS:
         if not options.pages:
             return "" if el.get("break") == "no" else " "
-        label = el.get("n")
+        label = page_label(el)
         marker = f"[Page {label}]" if label else "[Page]"
         return marker if el.get("break") == "no" else f" {marker} "
     if tag in LINE_BREAKS:
