@@ -181,3 +181,11 @@ def test_options_are_checked_when_made(kind: str, values: dict[str, Any], compla
     formats = importlib.import_module("teikit.convert")  # teikit.convert is also a function
     with pytest.raises(UsageError, match=re.escape(complaint)):
         getattr(formats, kind)(**values)
+
+
+def test_a_batch_cmif_names_itself_where_it_is_written(tmp_path: Path) -> None:
+    """Its idno said file:///.../tei/cmif.xml: a file beside the letters that no run
+    writes, while the batch wrote OUT/letters.cmif.xml."""
+    run_batch([LETTER], tmp_path / "out", BatchOptions(formats=("cmif",)))
+    written = tmp_path / "out" / "letters.cmif.xml"
+    assert f'<idno type="url">{written.resolve().as_uri()}</idno>' in written.read_text()

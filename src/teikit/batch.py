@@ -344,7 +344,10 @@ def _write_cmif(
         loaded = load(file, options.convert.load)
         if loaded.document is not None:
             docs.append(TeiDocument(loaded.document))
-    result = to_cmif_many(docs, options.convert.cmif)
+    cmif = options.convert.cmif
+    if cmif.url is None:  # where this run writes it, not a cmif.xml beside the letters
+        cmif = replace(cmif, url=(out / CMIF_NAME).resolve().as_uri())
+    result = to_cmif_many(docs, cmif)
     # Asked for CMIF and given none (no file holds a letter): an error, as for one file.
     none = not result.letters
     notes: dict[str, list[Diagnostic]] = {}
