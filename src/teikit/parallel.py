@@ -568,15 +568,7 @@ def _close(pool: ProcessPoolExecutor, grace: float = STOP_GRACE) -> None:
     blocked on that lock, and the executor's own shutdown keeps waiting for them. Every
     result is in by now, so a worker still there after ``grace`` seconds is killed.
     """
-    procs = list((getattr(pool, "_processes", None) or {}).values())
-    pool.shutdown(wait=False)
-    deadline = time.monotonic() + grace
-    for proc in procs:
-        proc.join(timeout=max(0.0, deadline - time.monotonic()))
-    for proc in procs:
-        if proc.is_alive():
-            proc.kill()
-            proc.join(timeout=grace)
+    _end(pool, grace, stopping=False)
 
 
 def _stop(pool: ProcessPoolExecutor, grace: float = STOP_GRACE) -> None:
@@ -585,12 +577,17 @@ def _stop(pool: ProcessPoolExecutor, grace: float = STOP_GRACE) -> None:
     Each worker is asked to stop (SIGTERM: it finishes the output it is writing, if any);
     one still running after ``grace`` seconds is killed. Never waits longer than that.
     """
+    _end(pool, grace, stopping=True)
+
+
+def _end(pool: ProcessPoolExecutor, grace: float, *, stopping: bool) -> None:
     # The executor keeps its workers in a private mapping; nothing public stops them.
     procs = list((getattr(pool, "_processes", None) or {}).values())
-    pool.shutdown(wait=False, cancel_futures=True)
-    for proc in procs:
-        if proc.is_alive():
-            proc.terminate()
+    pool.shutdown(wait=False, cancel_futures=stopping)
+    if stopping:
+        for proc in procs:
+            if proc.is_alive():
+                proc.terminate()
     deadline = time.monotonic() + grace
     for proc in procs:
         proc.join(timeout=max(0.0, deadline - time.monotonic()))
