@@ -633,3 +633,12 @@ def test_xhtml_and_p4_breaks_are_line_breaks(tmp_path: Path) -> None:
     assert [c.tag for c in first] == ["br"] and first.text_content() == "CenterFebruary"
     (p4,) = page.xpath("//main//div[@class='p']")  # a block, in no namespace
     assert p4.xpath("br") and p4.xpath(".//a[@aria-label='Page 3']")
+
+
+def test_the_index_sorts_persons_by_surname() -> None:
+    """It sorted by the whole name: Anthony M. Solomon before Dean Rusk before Edwin O.
+    Reischauer."""
+    page = _page()
+    persons = [dt.text for dt in page.xpath("//section[@id='tk-index']/dl[1]/dt")]
+    assert persons[:3] == ["William P. Bundy", "Robert A. Fearey", "Robert S. McNamara"]
+    assert persons.index("Edwin O. Reischauer") < persons.index("Dean Rusk")

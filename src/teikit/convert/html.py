@@ -1240,7 +1240,7 @@ def _index(state: _State) -> etree._Element | None:
             continue
         section.append(E.h3(title))
         dl = E.dl()
-        for entry in sorted(group, key=lambda e: e.name.casefold()):
+        for entry in sorted(group, key=lambda e: (e.sort_key or e.name).casefold()):
             dl.append(_index_entry(entry, state))
             dl.append(_index_details(entry, state))
         section.append(dl)
