@@ -10,6 +10,8 @@ line break, cells apart). Every name is in the same sets, so no lookup is added.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from teikit.xmlutil import tei
 
 XHTML_NS = "http://www.w3.org/1999/xhtml"
@@ -41,36 +43,39 @@ def _xhtml(local: str) -> str:
     return f"{{{XHTML_NS}}}{local}"
 
 
-def _all_forms(tei_names: list[str], html_names: list[str]) -> frozenset[str]:
-    """The TEI names in the TEI namespace and in none, the HTML names in XHTML and in none."""
+def all_forms(tei_names: Iterable[str], html_names: Iterable[str] = ()) -> frozenset[str]:
+    """The TEI names in the TEI namespace and in none, the HTML names in XHTML and in none
+    (except where a name in none is TEI's: :data:`_TEI_INLINE`). Every converter that
+    reads older or looser input builds its sets of names with this."""
+    teis, htmls = list(tei_names), list(html_names)
     return frozenset(
-        [tei(n) for n in tei_names]
-        + tei_names
-        + [_xhtml(n) for n in html_names]
-        + [n for n in html_names if n not in _TEI_INLINE]
+        [tei(n) for n in teis]
+        + teis
+        + [_xhtml(n) for n in htmls]
+        + [n for n in htmls if n not in _TEI_INLINE]
     )
 
 
 #: Blocks whose children are blocks too; their own loose text is rare but still kept.
-CONTAINERS = _all_forms(_TEI_CONTAINERS, _HTML_CONTAINERS)
+CONTAINERS = all_forms(_TEI_CONTAINERS, _HTML_CONTAINERS)
 
 #: Every element that starts a block of its own: the containers and the paragraph-like
 #: elements whose content is running text.
-BLOCKS = CONTAINERS | _all_forms(_TEI_BLOCKS, _HTML_BLOCKS)
+BLOCKS = CONTAINERS | all_forms(_TEI_BLOCKS, _HTML_BLOCKS)
 
 #: Table cells: inline, but cells of one row are joined by :data:`CELL_SEPARATOR`.
-CELLS = _all_forms(["cell"], ["td", "th"])
+CELLS = all_forms(["cell"], ["td", "th"])
 CELL_SEPARATOR = " | "
 #: Breaks that separate words (unless ``break="no"``) without starting a block.
-LINE_BREAKS = _all_forms(["lb", "cb"], ["br"])
-PAGE_BREAKS = _all_forms(["pb"], [])
+LINE_BREAKS = all_forms(["lb", "cb"], ["br"])
+PAGE_BREAKS = all_forms(["pb"], [])
 #: Blocks shown as list items ("- ").
-ITEMS = _all_forms(["item"], ["li"])
+ITEMS = all_forms(["item"], ["li"])
 #: Notes in the TEI namespace and in none (TEI P4).
-NOTES = _all_forms(["note"], [])
+NOTES = all_forms(["note"], [])
 
 #: Blocks only where they stand between blocks (in a container or a note).
-_BETWEEN_BLOCKS = _all_forms(["quote", "bibl", "cit", "address", "label"], [])
+_BETWEEN_BLOCKS = all_forms(["quote", "bibl", "cit", "address", "label"], [])
 
 
 def is_block(tag: object, parent_tag: object = None) -> bool:

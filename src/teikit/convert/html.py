@@ -41,7 +41,7 @@ from importlib import resources
 from lxml import etree
 from lxml.builder import ElementMaker
 
-from teikit.convert.blocks import CONTAINERS, LINE_BREAKS, PAGE_BREAKS, is_block
+from teikit.convert.blocks import CONTAINERS, LINE_BREAKS, PAGE_BREAKS, all_forms, is_block
 from teikit.convert.rules import RenderRules
 from teikit.convert.text import NOTE, body_of, page_label, skip_unread
 from teikit.convert.walk import text_outside, walk
@@ -87,11 +87,10 @@ _HEAD, _LIST, _ITEM, _LABEL = tei("head"), tei("list"), tei("item"), tei("label"
 _TABLE, _ROW, _CELL = tei("table"), tei("row"), tei("cell")
 _FIGURE, _FIGDESC, _GRAPHIC, _DESC = tei("figure"), tei("figDesc"), tei("graphic"), tei("desc")
 _QUOTE, _REF, _PTR = tei("quote"), tei("ref"), tei("ptr")
-_CB = tei("cb")
 #: Breaks in TEI P4 and XHTML too (see :mod:`teikit.convert.blocks`): a <br> there is
 #: a line break here as well, not an empty span that glues the words around it.
 _PBS = PAGE_BREAKS
-_CBS = frozenset({_CB, "cb"})
+_CBS = all_forms(["cb"])
 _LBS = LINE_BREAKS - _CBS
 _GLOSS, _DATE_EL, _ABBR, _CHOICE = tei("gloss"), tei("date"), tei("abbr"), tei("choice")
 _EXPAN, _GAP, _SUPPLIED, _TITLE = tei("expan"), tei("gap"), tei("supplied"), tei("title")

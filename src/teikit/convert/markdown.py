@@ -25,7 +25,7 @@ from teikit.convert.blocks import (
     LINE_BREAKS,
     NOTES,
     PAGE_BREAKS,
-    XHTML_NS,
+    all_forms,
     is_block,
 )
 from teikit.convert.html import safe_url
@@ -268,19 +268,15 @@ class _Flow:
 _BlockKind = Literal["para", "heading", "strong", "line", "comment"]
 
 #: TEI names, in the TEI namespace and (TEI P4, TEI without xmlns) in none.
-_DIVS = frozenset(name for n in ("div", *(f"div{i}" for i in range(1, 8))) for name in (tei(n), n))
-_HEADING_PARENTS = _DIVS | {
-    name for n in ("body", "front", "back", "group", "text") for name in (tei(n), n)
-}
-_HEADS = frozenset({tei("head"), "head"})
+_DIVS = all_forms(["div", *(f"div{i}" for i in range(1, 8))])
+_HEADING_PARENTS = _DIVS | all_forms(["body", "front", "back", "group", "text"])
+_HEADS = all_forms(["head"])
 #: HTML headings (in XHTML or no namespace): bold lines, as a head outside a division.
-_HTML_HEADINGS = frozenset(name for n in range(1, 7) for name in (f"{{{XHTML_NS}}}h{n}", f"h{n}"))
-_LINES = frozenset({tei("l"), "l"})
-_LIST_TAGS = frozenset(
-    {tei("list"), "list", *(name for n in ("ul", "ol") for name in (f"{{{XHTML_NS}}}{n}", n))}
-)
-_ORDERED_LISTS = frozenset({f"{{{XHTML_NS}}}ol", "ol"})
-_QUOTES = frozenset({tei("quote"), "quote", f"{{{XHTML_NS}}}blockquote", "blockquote"})
+_HTML_HEADINGS = all_forms([], [f"h{n}" for n in range(1, 7)])
+_LINES = all_forms(["l"])
+_LIST_TAGS = all_forms(["list"], ["ul", "ol"])
+_ORDERED_LISTS = all_forms([], ["ol"])
+_QUOTES = all_forms(["quote"], ["blockquote"])
 
 
 def _join(blocks: list[_Block]) -> str:

@@ -17,6 +17,7 @@ from teikit.convert.blocks import (
     LINE_BREAKS,
     NOTES,
     PAGE_BREAKS,
+    all_forms,
     is_block,
 )
 from teikit.convert.rules import RenderRules, Rule
@@ -30,9 +31,7 @@ NotesMode = Literal["end", "inline", "omit"]
 NOTE = tei("note")
 #: Not part of the text a reader reads (matters where the walk starts above <text>, as it
 #: does for TEI P4 and TEI without its namespace, whose names are here too).
-METADATA = frozenset(
-    name for n in ("teiHeader", "standOff", "facsimile", "sourceDoc") for name in (tei(n), n)
-)
+METADATA = all_forms(["teiHeader", "standOff", "facsimile", "sourceDoc"])
 CHOICE = tei("choice")
 #: What a table cell starts with: the sink joins the cells of one line by CELL_SEPARATOR.
 #: U+FFFF is not allowed in XML, so no text holds it (and finding it in a Latin-1
