@@ -27,7 +27,7 @@ from lxml.html import builder as E
 from lxml.html import tostring
 
 from teikit.checks import id_findings
-from teikit.convert import FORMATS, ConvertOptions, convert_document
+from teikit.convert import FORMATS, ConvertOptions, convert_document, output_name
 from teikit.convert.cmif import to_cmif_many
 from teikit.diagnostics import Diagnostic, FileResult, Severity, Summary
 from teikit.discovery import XML_SUFFIXES, normalise_suffixes
@@ -131,9 +131,10 @@ def _pairs(
     return [(file, rel if rel is not None else place(file)) for file, rel in pairs], problems
 
 
-def _clashes(pairs: list[tuple[Path, Path]], formats: Sequence[str], out: Path) -> None:
-    """Refuse a run in which two inputs would write the same output (``doc.xml`` and
-    ``doc.tei`` side by side): one would silently replace the other."""
+def _targets(pairs: list[tuple[Path, Path]], formats: Sequence[str], out: Path) -> list[Path]:
+    """Every file the run may write for its inputs; a run in which two inputs would write
+    the same one (``doc.xml`` and ``doc.tei`` side by side) is refused, since one would
+    silently replace the other."""
     owner: dict[Path, Path] = {}
     for file, rel in pairs:
         for fmt in formats:
@@ -146,10 +147,11 @@ def _clashes(pairs: list[tuple[Path, Path]], formats: Sequence[str], out: Path) 
                     f"{first} and {file} would both be written to {target}: "
                     "convert them in separate runs, or rename one"
                 )
+    return list(owner)
 
 
 def _target(out: Path, rel: Path, fmt: str) -> Path:
-    return out / rel.parent / (rel.name.removesuffix(rel.suffix) + FORMATS[fmt].suffix)
+    return out / rel.parent / output_name(rel, fmt)
 
 
 def _one(
@@ -251,12 +253,10 @@ def run_batch(
         raise UsageError("no XML files found in the given paths")
     if options.validate is not None:
         options = replace(options, validate=with_resolve(options.validate))
-    _clashes(pairs, options.formats, out)
+    targets = [*_targets(pairs, options.formats, out), out / "index.html", out / CMIF_NAME]
     ensure_folder(out)
     files = [p for p, _ in pairs]
     inputs = frozenset(Path(os.path.realpath(f)) for f in files)
-    targets = [_target(out, rel, fmt) for _, rel in pairs for fmt in options.formats]
-    targets += [out / "index.html", out / CMIF_NAME]
     checking = options.validate
     executor, progress = options.executor, options.progress
     if checking is not None:

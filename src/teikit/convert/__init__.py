@@ -152,8 +152,12 @@ def output_path(source: str | os.PathLike[str], to: str, output: str | os.PathLi
         return folder
     if to not in FORMATS:
         raise UsageError(f"unknown format {to!r}; choose from {', '.join(FORMATS)}")
-    name = Path(source).name
-    return folder / (name.removesuffix(Path(name).suffix) + FORMATS[to].suffix)
+    return folder / output_name(Path(source), to)
+
+
+def output_name(source: Path, to: str) -> str:
+    """The file name a format gives ``source``'s output: its suffix replaced."""
+    return source.name.removesuffix(source.suffix) + FORMATS[to].suffix
 
 
 __all__ = [
@@ -170,6 +174,7 @@ __all__ = [
     "convert",
     "convert_document",
     "load_formats",
+    "output_name",
     "output_path",
     "to_cmif",
     "to_html",
