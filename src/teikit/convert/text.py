@@ -116,15 +116,18 @@ class _Sink:
         if self.marked:
             text, marks = _normalise(self.line)
         else:
-            joined = "".join(self.line)  # type: ignore[arg-type]
-            if CELL in joined:
-                joined = _join_cells(joined)
-            text, marks = " ".join(joined.split()), []
+            text, marks = _plain(self.line), []  # type: ignore[arg-type]
         if text:
             self.blocks.append(_Block(self.prefix, text, marks))
         self.line.clear()
         self.prefix = ""
         self.marked = False
+
+
+def _plain(pieces: list[str]) -> str:
+    """Pieces with no marks among them as one normalised line, cells set apart."""
+    joined = "".join(pieces)
+    return " ".join((_join_cells(joined) if CELL in joined else joined).split())
 
 
 def _join_cells(line: str) -> str:
@@ -136,8 +139,7 @@ def _join_cells(line: str) -> str:
 def _normalise(pieces: list[str | _Mark]) -> tuple[str, list[tuple[etree._Element, int, int]]]:
     """``normalise_space`` over the pieces, keeping track of where marked elements fall."""
     if not any(isinstance(p, _Mark) for p in pieces):
-        joined = "".join(pieces)  # type: ignore[arg-type]
-        return " ".join((_join_cells(joined) if CELL in joined else joined).split()), []
+        return _plain(pieces), []  # type: ignore[arg-type]
     out: list[str] = []
     length = 0
     pending = False
