@@ -348,37 +348,31 @@ def to_html(doc: TeiDocument, options: HtmlOptions = HtmlOptions()) -> str:
     state.used_ids.update(_PAGE_IDS)
     # Entries get their own ids first so that names and @target links can point at them.
     state.entry_ids = {ident for ident in doc.entries if state.claim(ident)}
-    text = E.div(_cls("tei-text"), id="tk-text")
     lang = doc.language if doc.language and _LANG.match(doc.language) else None
+    # The shell is built first and the text rendered in place: appending a finished
+    # subtree to another tree makes lxml visit every node of it again, once per level
+    # (a tenth of the conversion when the page was assembled around the text).
+    page, container = (None, _fragment_shell(lang)) if options.fragment else _page(doc)
+    text = etree.SubElement(container, "div", {"id": "tk-text", "class": "tei-text"})
     _Renderer(state, lang).render(body_of(doc), text)
     _add_item_mentions(state)
-
-    parts: list[etree._Element] = [text]
     if state.notes:
-        parts.append(
-            E.section(
-                _cls("notes"),
-                {"id": "tk-notes", "role": "doc-endnotes", "aria-labelledby": "tk-notes-h"},
-                E.h2("Notes", id="tk-notes-h"),
-                E.ol(*state.notes),
-            )
+        section = etree.SubElement(
+            container,
+            "section",
+            {"class": "notes", "id": "tk-notes", "role": "doc-endnotes"},
         )
+        section.set("aria-labelledby", "tk-notes-h")
+        etree.SubElement(section, "h2", id="tk-notes-h").text = "Notes"
+        etree.SubElement(section, "ol").extend(state.notes)
     index = _index(state)
     if index is not None:
-        parts.append(index)
+        container.append(index)
 
-    if options.fragment:
-        wrapper = E.div(_cls("teikit"), *parts)
-        if lang:
-            wrapper.set("lang", lang)
-        _drop_dangling_links(wrapper)
-        return etree.tostring(wrapper, encoding="unicode", method="html") + "\n"
+    if page is None:
+        _drop_dangling_links(container)
+        return etree.tostring(container, encoding="unicode", method="html") + "\n"
 
-    title = doc.title or "TEI document"
-    header = E.header(_cls("doc-header"), E.h1(_cls("doc-title"), title, id="tk-title"))
-    source = _source_citation(doc)
-    if source:
-        header.append(E.p(_cls("source-citation"), source))
     toc = E.nav(
         _cls("toc"),
         {"aria-label": "Sections"},
@@ -388,8 +382,31 @@ def to_html(doc: TeiDocument, options: HtmlOptions = HtmlOptions()) -> str:
             *([E.li(E.a("Index", href="#tk-index"))] if index is not None else []),
         ),
     )
+    page_div = page.find("body/div")
+    assert page_div is not None
+    page_div.insert(0, toc)
+    page.set("lang", lang or "und")
+    _drop_dangling_links(page)
+    return etree.tostring(page, doctype="<!DOCTYPE html>", encoding="unicode", method="html") + "\n"
+
+
+def _fragment_shell(lang: str | None) -> etree._Element:
+    wrapper = E.div(_cls("teikit"))
+    if lang:
+        wrapper.set("lang", lang)
+    return wrapper
+
+
+def _page(doc: TeiDocument) -> tuple[etree._Element, etree._Element]:
+    """The page around the text (without its table of contents), and where the text goes."""
+    title = doc.title or "TEI document"
+    header = E.header(_cls("doc-header"), E.h1(_cls("doc-title"), title, id="tk-title"))
+    source = _source_citation(doc)
+    if source:
+        header.append(E.p(_cls("source-citation"), source))
     css = _stylesheet()
     extra = rendition_css(doc)
+    article = E.article(_cls("tei-document"), {"aria-labelledby": "tk-title"}, header)
     page = E.html(
         E.head(
             E.meta(charset="utf-8"),
@@ -402,22 +419,9 @@ def to_html(doc: TeiDocument, options: HtmlOptions = HtmlOptions()) -> str:
                 else css
             ),
         ),
-        E.body(
-            E.div(
-                _cls("page"),
-                toc,
-                E.main(
-                    {"id": "tk-main"},
-                    E.article(
-                        _cls("tei-document"), {"aria-labelledby": "tk-title"}, header, *parts
-                    ),
-                ),
-            )
-        ),
+        E.body(E.div(_cls("page"), E.main({"id": "tk-main"}, article))),
     )
-    page.set("lang", lang or "und")
-    _drop_dangling_links(page)
-    return etree.tostring(page, doctype="<!DOCTYPE html>", encoding="unicode", method="html") + "\n"
+    return page, article
 
 
 @lru_cache(maxsize=1)
