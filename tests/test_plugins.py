@@ -53,3 +53,47 @@ def test_plugin_format_is_offered_and_used(tmp_path: Path) -> None:
         [sys.executable, "-c", code_help], capture_output=True, text=True, check=True
     ).stdout
     assert "'wordcount'" in out and "'text'" in out and "broken" not in out
+    # plugins are looked up lazily, but the help still offers them
+    code_cli_help = (
+        f"import sys; sys.path.insert(0, {env_path!r})\nfrom teikit.cli import main\n"
+        "main(['convert', '--help'])\n"
+    )
+    help_text = subprocess.run(
+        [sys.executable, "-c", code_cli_help], capture_output=True, text=True, check=False
+    ).stdout
+    assert "wordcount" in help_text and "markdown" in help_text
+
+
+def test_start_up_leaves_heavy_modules_unloaded() -> None:
+    """Importing the command line loads none of what only some runs need.
+
+    rnc2rng (which lxml imports with itself, and which builds its parser and imports
+    urllib.request), importlib.metadata (plugins) and pathspec (ignore files) were a third
+    of every command's start-up.
+    """
+    code = (
+        "import sys, teikit.cli\n"
+        "heavy = ('rnc2rng.parser', 'urllib.request', 'http.client', 'importlib.metadata',"
+        " 'pathspec', 'email.parser')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
+
+
+def test_rnc2rng_still_works_for_lxml_after_teikit() -> None:
+    """The stand-in teikit puts in place of rnc2rng becomes the real module when used,
+    for lxml's own compact-syntax support as for teikit's."""
+    code = (
+        "import teikit\n"
+        "from lxml import etree\n"
+        "schema = etree.RelaxNG.from_rnc_string('element a { text }')\n"
+        "print(schema(etree.XML('<a>x</a>')), schema(etree.XML('<b/>')))\n"
+        "import rnc2rng; print(callable(rnc2rng.dumps))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.split() == ["True", "False", "True"]

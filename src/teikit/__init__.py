@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 
+from teikit import _startup  # noqa: F401  (first: it must run before lxml is imported)
 from teikit.build import BuildOptions, BuildResult, build
 from teikit.convert import ConvertOptions, HtmlOptions, TextOptions, convert, convert_document
 from teikit.diagnostics import Diagnostic, FileResult, Severity, Summary

@@ -23,12 +23,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import quote
 
-from lxml.html import builder as E
-from lxml.html import tostring
+from lxml import etree
 
 from teikit.checks import id_findings
 from teikit.convert import FORMATS, ConvertOptions, convert_document, output_name
 from teikit.convert.cmif import to_cmif_many
+from teikit.convert.html import E
 from teikit.diagnostics import Diagnostic, FileResult, Severity, Summary
 from teikit.discovery import XML_SUFFIXES, normalise_suffixes
 from teikit.document import TeiDocument
@@ -382,19 +382,19 @@ def _index_page(pages: list[tuple[str, Path]], out: Path) -> str:
     """A page linking every converted document, by title, in input order."""
     # A path is not a URL: "#", "?", "%" and spaces in file names must be escaped.
     items = [
-        E.LI(E.A(title, href=quote(target.relative_to(out).as_posix()))) for title, target in pages
+        E.li(E.a(title, href=quote(target.relative_to(out).as_posix()))) for title, target in pages
     ]
-    page = E.HTML(
-        E.HEAD(
-            E.META(charset="utf-8"),
-            E.META(name="viewport", content="width=device-width, initial-scale=1"),
-            E.TITLE("Documents"),
-            E.STYLE(
+    page = E.html(
+        E.head(
+            E.meta(charset="utf-8"),
+            E.meta(name="viewport", content="width=device-width, initial-scale=1"),
+            E.title("Documents"),
+            E.style(
                 "body{font:1rem/1.5 system-ui,sans-serif;max-width:44rem;"
                 "margin:2rem auto;padding:0 1rem}li{margin:.3rem 0}"
             ),
         ),
-        E.BODY(E.MAIN(E.H1("Documents"), E.P(f"{len(pages)} documents"), E.UL(*items))),
+        E.body(E.main(E.h1("Documents"), E.p(f"{len(pages)} documents"), E.ul(*items))),
         lang="en",
     )
-    return tostring(page, doctype="<!DOCTYPE html>", encoding="unicode", method="html") + "\n"
+    return etree.tostring(page, doctype="<!DOCTYPE html>", encoding="unicode", method="html") + "\n"

@@ -22,7 +22,7 @@ import click
 
 from teikit.batch import BatchOptions, run_batch
 from teikit.build import BuildOptions, build
-from teikit.convert import FORMATS, CmifOptions, ConvertOptions, convert, output_path
+from teikit.convert import BUILTIN_NAMES, FORMATS, CmifOptions, ConvertOptions, convert, output_path
 from teikit.convert.rules import RenderRules
 from teikit.diagnostics import Severity
 from teikit.discovery import names_one_file
@@ -50,6 +50,27 @@ from teikit.split import split
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _FormatChoice(click.Choice[str]):
+    """The formats, with plugins looked up only when a name is not built in, or for the
+    help and completion (see :data:`teikit.convert.FORMATS`)."""
+
+    def __init__(self) -> None:
+        super().__init__(BUILTIN_NAMES)
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        return tuple(sorted(FORMATS))
+
+    @choices.setter
+    def choices(self, value: object) -> None:
+        pass  # click's __init__ sets them; they are read from FORMATS instead
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        if value in BUILTIN_NAMES:
+            return str(value)
+        return super().convert(value, param, ctx)
 
 
 def _loading_options(func: F) -> F:
@@ -297,7 +318,7 @@ def validate_cmd(paths: tuple[str, ...], fmt: str, **flags: Any) -> None:
 @click.option(
     "--to",
     "formats",
-    type=click.Choice(sorted(FORMATS)),
+    type=_FormatChoice(),
     required=True,
     multiple=True,
     help="Output format (repeatable for folders).",
@@ -439,7 +460,7 @@ def convert_cmd(
     "--to",
     "formats",
     multiple=True,
-    type=click.Choice(sorted(FORMATS)),
+    type=_FormatChoice(),
     help="Formats to write (repeatable). Default: text and html.",
 )
 @_validation_options

@@ -35,12 +35,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path, PurePath
-
-import pathspec
+from typing import TYPE_CHECKING
 
 from teikit.diagnostics import Diagnostic, Severity
 from teikit.errors import UsageError
 from teikit.loading import display_name
+
+if TYPE_CHECKING:
+    import pathspec
 
 #: Suffixes taken when a folder is walked (compared case-insensitively).
 XML_SUFFIXES: tuple[str, ...] = (".xml", ".tei")
@@ -201,6 +203,8 @@ def _read_spec(file: Path) -> pathspec.GitIgnoreSpec | None:
         lines = file.read_text("utf-8", errors="replace").splitlines()
     except OSError:
         return None
+    import pathspec  # here: a tenth of start-up, and only walks with ignore files need it
+
     spec = pathspec.GitIgnoreSpec.from_lines(lines)
     return spec if len(spec) else None
 

@@ -32,7 +32,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
-from urllib.request import url2pathname
 
 from lxml import etree
 
@@ -50,6 +49,16 @@ _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):(.*)$", re.DOTALL)
 _DOLLAR = re.compile(r"\$(\d)")
 _TEI = f"{{{TEI_NS}}}"
 _EXAMPLES = f"{{{EXAMPLES_NS}}}"
+
+
+if os.name == "nt":
+    from nturl2path import url2pathname
+else:
+
+    def url2pathname(url: str) -> str:
+        """What ``urllib.request.url2pathname`` does here, without importing that module
+        (it brings http.client, email and ssl into every command's start-up)."""
+        return unquote(url)
 
 
 @dataclass(frozen=True, slots=True)

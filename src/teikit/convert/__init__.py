@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from pathlib import Path
 
 from teikit.convert.cmif import CmifOptions, to_cmif
@@ -107,6 +106,8 @@ BUILTIN_FORMATS: tuple[Format, ...] = (
 
 def load_formats() -> dict[str, Format]:
     """Built-in formats plus those plugins register; a broken plugin is skipped, not fatal."""
+    from importlib.metadata import entry_points
+
     formats = {f.name: f for f in BUILTIN_FORMATS}
     for ep in entry_points(group=PLUGIN_GROUP):
         try:
@@ -118,8 +119,38 @@ def load_formats() -> dict[str, Format]:
     return formats
 
 
-#: Format name -> Format. The CLI's ``--to`` choices come from here.
-FORMATS: dict[str, Format] = load_formats()
+class _Formats(Mapping[str, Format]):
+    """:func:`load_formats`, asked only when a name is not built in or the whole list is
+    wanted: importing ``importlib.metadata`` to find plugins cost a quarter of the start-up
+    of every command, most of which only ever name built-in formats."""
+
+    def __init__(self) -> None:
+        self._builtin = {f.name: f for f in BUILTIN_FORMATS}
+        self._all: dict[str, Format] | None = None
+
+    def _everything(self) -> dict[str, Format]:
+        if self._all is None:
+            self._all = load_formats()
+        return self._all
+
+    def __getitem__(self, name: str) -> Format:
+        found = self._builtin.get(name)
+        return found if found is not None else self._everything()[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._builtin or name in self._everything()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._everything())
+
+    def __len__(self) -> int:
+        return len(self._everything())
+
+
+#: Format name -> Format, plugins' included. The CLI's ``--to`` choices come from here.
+FORMATS: Mapping[str, Format] = _Formats()
+#: The built-in formats' names: known without looking for plugins.
+BUILTIN_NAMES: tuple[str, ...] = tuple(f.name for f in BUILTIN_FORMATS)
 
 
 def convert_document(doc: TeiDocument, to: str, options: ConvertOptions = ConvertOptions()) -> str:
@@ -162,6 +193,7 @@ def output_name(source: Path, to: str) -> str:
 
 __all__ = [
     "BUILTIN_FORMATS",
+    "BUILTIN_NAMES",
     "FORMATS",
     "PLUGIN_GROUP",
     "CmifOptions",

@@ -9,7 +9,6 @@ file, code, line and message do, so dashboards can follow a finding across runs.
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import json
 from pathlib import Path
 from typing import Any, TextIO
@@ -46,6 +45,8 @@ RULE_DESCRIPTIONS = {
 
 
 def _tool_version() -> str:
+    import importlib.metadata  # here, not at the top: it costs every command 20 ms to import
+
     try:
         return importlib.metadata.version("teikit")
     except importlib.metadata.PackageNotFoundError:
@@ -54,6 +55,8 @@ def _tool_version() -> str:
 
 def _information_uri() -> str | None:
     """The project's home page from its metadata; None (omitted) rather than a guessed URL."""
+    import importlib.metadata
+
     try:
         urls = importlib.metadata.metadata("teikit").get_all("Project-URL") or []
     except importlib.metadata.PackageNotFoundError:

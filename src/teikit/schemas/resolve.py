@@ -34,12 +34,11 @@ import re
 import tempfile
 import time
 import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
 from lxml import etree
@@ -320,16 +319,23 @@ def store(url: str, data: bytes, options: ResolveOptions) -> Path:
     return path
 
 
-class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(  # type: ignore[no-untyped-def]
-        self, req, fp, code, msg, headers, newurl
-    ):
-        if url_problem(newurl) or urlsplit(newurl).scheme not in ("http", "https"):
-            raise urllib.error.HTTPError(newurl, code, "redirect to a non-HTTP URL", headers, fp)
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
+@lru_cache(maxsize=1)
+def _opener() -> Any:
+    """An opener that follows redirects to http(s) only (imported when first fetching:
+    urllib.request brings http.client, email and ssl, a tenth of every command's start)."""
+    import urllib.request
 
+    class HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
+        def redirect_request(  # type: ignore[no-untyped-def]
+            self, req, fp, code, msg, headers, newurl
+        ):
+            if url_problem(newurl) or urlsplit(newurl).scheme not in ("http", "https"):
+                raise urllib.error.HTTPError(
+                    newurl, code, "redirect to a non-HTTP URL", headers, fp
+                )
+            return super().redirect_request(req, fp, code, msg, headers, newurl)
 
-_OPENER = urllib.request.build_opener(_HttpOnlyRedirects())
+    return urllib.request.build_opener(HttpOnlyRedirects())
 
 
 def download(url: str, options: ResolveOptions) -> bytes:
@@ -337,9 +343,11 @@ def download(url: str, options: ResolveOptions) -> bytes:
     check_url(url)
     if urlsplit(url).scheme not in ("http", "https"):
         raise SchemaUnavailable(url, f"{url}: only http and https URLs are fetched")
-    request = urllib.request.Request(url, headers={"User-Agent": "teikit (schema fetch)"})
+    from urllib.request import Request
+
+    request = Request(url, headers={"User-Agent": "teikit (schema fetch)"})
     try:
-        with _OPENER.open(request, timeout=options.timeout) as response:
+        with _opener().open(request, timeout=options.timeout) as response:
             length = response.headers.get("Content-Length")
             if length and length.isdigit() and int(length) > options.max_bytes:
                 raise SchemaUnavailable(
