@@ -289,9 +289,15 @@ def _rendition_elements(doc: TeiDocument) -> list[etree._Element]:
 
 # --- rendering ---------------------------------------------------------------------------
 
-#: Plain lxml elements, not ``lxml.html`` ones: those look up their Python class through a
-#: Python call every time a node is touched, which cost a third of the conversion.
-E = ElementMaker()
+#: The output is made of plain lxml elements (not ``lxml.html`` ones, which look up their
+#: Python class through a Python call every time a node is touched: a third of the
+#: conversion) in documents of an HTML parser. For those lxml skips checking each tag and
+#: attribute name against XML's rules, a check that raised and caught a TypeError inside
+#: lxml on every element and attribute: a tenth of the conversion. The names are teikit's
+#: own (render rules pick from a whitelist), so nothing that check could refuse gets here.
+_HTML_DOCUMENTS = etree.HTMLParser()
+_element = _HTML_DOCUMENTS.makeelement
+E = ElementMaker(makeelement=_element)
 
 
 def _cls(value: str) -> dict[str, str]:
@@ -551,7 +557,7 @@ class _Renderer:
             # Content after the block continues in a new paragraph after it.
             index, placed = split
             para = self.stack[index]
-            cont = etree.Element("p")
+            cont = _element("p")
             for attr in ("class", "lang"):
                 if para.get(attr):
                     cont.set(attr, para.get(attr, ""))
@@ -620,7 +626,7 @@ class _Renderer:
         if ptag == "dl":
             if tag in ("dt", "dd"):
                 if tag == "dd" and last is None:
-                    parent.append(etree.Element("dt"))
+                    parent.append(_element("dt"))
                 parent.append(node)
             elif last is not None:
                 return self.attach(last, node)
@@ -692,7 +698,7 @@ class _Renderer:
         node: etree._Element
         inner: etree._Element | None = None
         if html is not None:
-            node = etree.Element(html)
+            node = _element(html)
         elif tag not in _SPECIAL:
             node = self.plain(tag, ptag, el)
         elif tag in NAME_KINDS:
@@ -701,16 +707,16 @@ class _Renderer:
             node = self.head(el, ptag)
         elif tag == _LIST:
             if el.find(_LABEL) is not None:
-                node = etree.Element("dl")
+                node = _element("dl")
             elif (
                 el.get("type") in ("ordered", "numbered")
                 or "numbered" in (el.get("rend") or "").split()
             ):
-                node = etree.Element("ol")
+                node = _element("ol")
             else:
-                node = etree.Element("ul")
+                node = _element("ul")
         elif tag == _ITEM:
-            node = etree.Element("dd" if self.gloss_list(parent) else "li")
+            node = _element("dd" if self.gloss_list(parent) else "li")
             headword = _headword(el) if el.get(XML_ID) is None else None
             if headword is not None:
                 ident = state.claim(headword.get(XML_ID))
@@ -719,52 +725,52 @@ class _Renderer:
                     name = normalise_space("".join(headword.itertext()))
                     state.items[ident] = (node, name or ident)
         elif tag == _LABEL and ptag == _LIST and self.gloss_list(parent):
-            node = etree.Element("dt")
+            node = _element("dt")
         elif tag == _TABLE:
-            node = etree.Element("table")
+            node = _element("table")
         elif tag == _ROW:
-            node = etree.Element("tr")
+            node = _element("tr")
         elif tag == _CELL:
             label = el.get("role") == "label" or (
                 parent is not None and parent.get("role") == "label"
             )
-            node = etree.Element("th" if label else "td")
+            node = _element("th" if label else "td")
             for attr, html_attr in (("cols", "colspan"), ("rows", "rowspan")):
                 value = el.get(attr, "")
                 if value.isdigit() and 1 < int(value) <= 1000:
                     node.set(html_attr, str(int(value)))
         elif tag == _FIGURE and is_block(tag, ptag):
-            node = etree.Element("figure")
+            node = _element("figure")
         elif tag == _GRAPHIC:
             node = _graphic(el)
         elif tag == _QUOTE and (is_block(tag, ptag) or _has_block_child(el)):
-            node = etree.Element("blockquote")
+            node = _element("blockquote")
         elif tag in _PBS:
             return (node := self.page_break(el)), node
         elif tag in _LBS:
-            node = etree.Element("br") if el.get("break") != "no" else etree.Element("span")
+            node = _element("br") if el.get("break") != "no" else _element("span")
         elif tag in _CBS:
             # A column break separates words, as a line break does, unless break="no".
-            node = etree.Element("span")
+            node = _element("span")
             if el.get("break") != "no":
                 node.text = " "
         elif tag == _TITLE:
-            node = etree.Element("cite")
+            node = _element("cite")
         elif tag in (_REF, _PTR):
             node = self.link(el)
         elif tag == _GLOSS and el.get("target"):
             node, inner = self.gloss(el)
         elif tag == _DATE_EL and _valid_datetime(el.get("when")):
-            node = etree.Element("time", datetime=(el.get("when") or "").strip())
+            node = _element("time", datetime=(el.get("when") or "").strip())
         elif tag == _ABBR and ptag == _CHOICE:
-            node = etree.Element("abbr")
+            node = _element("abbr")
             expan = parent.find(_EXPAN) if parent is not None else None
             if expan is not None:
                 node.set("title", normalise_space("".join(expan.itertext())))
         elif tag == _ABBR:
-            node = etree.Element("abbr")
+            node = _element("abbr")
         elif tag == _GAP:
-            node = etree.Element("span")
+            node = _element("span")
             node.text = "[…]"
             reason = el.get("reason")
             node.set("title", "gap in the source" + (f": {reason}" if reason else ""))
@@ -810,18 +816,18 @@ class _Renderer:
         if is_block(tag, ptag):
             # A section has a heading; a div without a head is a plain division.
             headed = tag in _DIVS and el.find(_HEAD) is not None
-            return etree.Element("section" if headed else "div")
-        return etree.Element("span")
+            return _element("section" if headed else "div")
+        return _element("span")
 
     def head(self, el: etree._Element, ptag: object) -> etree._Element:
         """A heading for divisions; a caption for tables and figures; else a plain block."""
         if ptag in _HEADING_PARENTS:
             enclosing = self.headed[:-1] if ptag in _DIVS else self.headed
             level = TOP_HEADING + sum(enclosing)
-            return etree.Element(f"h{min(level, 6)}")
+            return _element(f"h{min(level, 6)}")
         parent = el.getparent()
         if ptag == _TABLE and parent is not None and parent.find(_HEAD) is el:
-            return etree.Element("caption")
+            return _element("caption")
         if ptag == _FIGURE and parent is not None and parent.find(_HEAD) is el:
             has_graphic = parent.find(_GRAPHIC) is not None
             children = [
@@ -830,8 +836,8 @@ class _Renderer:
                 if isinstance(c.tag, str) and not (c.tag == _FIGDESC and has_graphic)
             ]
             if children and (children[0] is el or children[-1] is el):
-                return etree.Element("figcaption")
-        node = etree.Element("p")
+                return _element("figcaption")
+        node = _element("p")
         node.set("class", "head-block")
         return node
 
@@ -844,14 +850,14 @@ class _Renderer:
         if target is None:
             url = safe_url(el.get("ref"))
             if url and _WEB_URL.match(url):
-                node = etree.Element("a", href=url, rel="external")
+                node = _element("a", href=url, rel="external")
                 node.set("class", f"name {KIND_CLASS[kind]}")
                 return node
-            return etree.Element("span")
+            return _element("span")
         state.counter += 1
         mention = state.fresh(f"tk-m{state.counter}")
         state.mentions.setdefault(target, []).append(mention)
-        node = etree.Element("a", href=f"#{target}", id=mention)
+        node = _element("a", href=f"#{target}", id=mention)
         node.set("class", f"name {KIND_CLASS[kind]}")
         return node
 
@@ -860,14 +866,14 @@ class _Renderer:
         state = self.state
         target = _local_target(el, state.doc, "target")
         if target is None:
-            span = etree.Element("span")
+            span = _element("span")
             return span, span
         if target not in state.glosses:
             state.glosses[target] = _gloss_text(state.doc.ids[target])
         state.counter += 1
         mention = state.fresh(f"tk-m{state.counter}")
         state.mentions.setdefault(target, []).append(mention)
-        link = etree.Element("a", href=f"#{target}", id=mention)
+        link = _element("a", href=f"#{target}", id=mention)
         link.set("class", "gloss-link")
         abbr = etree.SubElement(link, "abbr")
         abbr.set("class", "gloss")
@@ -885,7 +891,7 @@ class _Renderer:
                 href = first if first[1:] in self.state.doc.ids else None
             else:
                 href = safe_url(first)
-        node = etree.Element("a" if href else "span")
+        node = _element("a" if href else "span")
         if href:
             node.set("href", href)
             if el.tag == _PTR:
@@ -898,7 +904,7 @@ class _Renderer:
         label = page_label(el)
         state.counter += 1
         ident = state.new_id(el.get(XML_ID), f"tk-page-{label or state.counter}")
-        node = etree.Element("span", id=ident)
+        node = _element("span", id=ident)
         node.set("class", "pb")
         link = etree.SubElement(node, "a", href=f"#{ident}")
         link.set("aria-label", f"Page {label}" if label else "Page break")
@@ -917,7 +923,7 @@ class _Renderer:
         ref_id = state.fresh(f"tk-noteref-{number}")
         state.note_refs.append(ref_id)
         # etree.Element and SubElement, not the ElementMaker: twice as fast.
-        marker = etree.Element("sup", _cls("noteref"))
+        marker = _element("sup", _cls("noteref"))
         ref = etree.SubElement(marker, "a", href=f"#{note_id}", id=ref_id, role="doc-noteref")
         ref.text = label
         here = self.stack[-1]
@@ -926,7 +932,7 @@ class _Renderer:
             link.addnext(marker)  # never a link inside a link: right after it instead
         else:
             self.attach(here, marker)
-        item = etree.Element("li", {"id": note_id, "role": "doc-endnote", "value": str(number)})
+        item = _element("li", {"id": note_id, "role": "doc-endnote", "value": str(number)})
         item.set("class", class_tokens("note", f"note-{el.get('type')}" if el.get("type") else ""))
         lang = _lang_of(el)
         if lang != self.page_lang and lang is not None and (lang == "" or _LANG.match(lang)):
@@ -946,7 +952,7 @@ class _Renderer:
             first.text = None
             first.insert(0, mark)
         ref_id = self.state.note_refs[int(item.get("value", "1")) - 1]
-        back = etree.Element("a", href=f"#{ref_id}", role="doc-backlink")
+        back = _element("a", href=f"#{ref_id}", role="doc-backlink")
         back.text = "↩"
         back.set("class", "backlink")
         back.set("aria-label", f"Back to note {label} in the text")
@@ -963,7 +969,9 @@ def _fold(text: str) -> str:
     if "\n" in text or "  " in text or "\t" in text or "\r" in text:
         if not text.strip(" \t\r\n"):
             return " "  # the indentation between elements: most texts of a TEI file
-        if _NOT_XML_SPACE.search(text) is not None:
+        # ASCII text needs no search: the other whitespace str.split knows (\x0b, \x0c,
+        # \x1c-\x1f) cannot stand in XML 1.0 at all.
+        if not text.isascii() and _NOT_XML_SPACE.search(text) is not None:
             return _FOLDABLE.sub(" ", text)
         # Only XML's whitespace here, so str.split finds exactly its runs (twice as fast).
         words = " ".join(text.split())
@@ -1045,7 +1053,7 @@ def _retag(node: etree._Element, html: str) -> etree._Element:
     if not any(node.get(attr) is not None for attr in _TAG_BOUND):
         node.tag = html
         return node
-    wrapper = etree.Element(html)
+    wrapper = _element(html)
     (etree.SubElement(wrapper, "li") if html in _LISTS else wrapper).append(node)
     return wrapper
 
@@ -1132,7 +1140,7 @@ def _graphic(el: etree._Element) -> etree._Element:
     if not label and (url is not None or not _SCHEME.match(raw)):
         # a web URL's or a relative path's file name; never text from another scheme
         label = raw.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
-    node = etree.Element("a", href=url, rel="external") if url else etree.Element("span")
+    node = _element("a", href=url, rel="external") if url else _element("span")
     node.text = f"[Image: {label}]" if label else "[Image]"
     return node
 
@@ -1202,7 +1210,7 @@ def _add_item_mentions(state: _State) -> None:
 
 def _mention_links(mentions: list[str], name: str) -> etree._Element:
     # SubElement, not the ElementMaker: twice as fast, for a link per mention.
-    meta = etree.Element("span", _cls("entry-meta"))
+    meta = _element("span", _cls("entry-meta"))
     meta.text = " Mentions: "
     for i, ident in enumerate(mentions, 1):
         if i > 1:
