@@ -43,6 +43,7 @@ from teikit.output import (
     write_atomic,
 )
 from teikit.parallel import Executor, Progress, load_input, map_files, write_output
+from teikit.paths import RealPaths
 from teikit.runner import (
     Paths,
     Run,
@@ -107,12 +108,13 @@ def _pairs(
     problems: list[Diagnostic] = []
     seen: set[str] = set()
     outputs = os.path.realpath(out).rstrip(os.sep) + os.sep
+    real = RealPaths()
     for raw in paths:
         base = Path(raw)
         walked = base.is_dir()
         found = find_inputs([base], suffixes, gitignore=gitignore)
         for file in found.files:
-            key = os.path.realpath(file)  # never raises, not even for a link loop
+            key = real(file)  # never raises, not even for a link loop
             if key in seen or (walked and key.startswith(outputs)):
                 continue
             seen.add(key)
@@ -256,7 +258,8 @@ def run_batch(
     targets = [*_targets(pairs, options.formats, out), out / "index.html", out / CMIF_NAME]
     ensure_folder(out)
     files = [p for p, _ in pairs]
-    inputs = frozenset(Path(os.path.realpath(f)) for f in files)
+    real = RealPaths()
+    inputs = frozenset(Path(real(f)) for f in files)
     checking = options.validate
     executor, progress = options.executor, options.progress
     if checking is not None:

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING
 from teikit.diagnostics import Diagnostic, Severity
 from teikit.errors import UsageError
 from teikit.loading import display_name
+from teikit.paths import RealPaths
 
 if TYPE_CHECKING:
     import pathspec
@@ -102,10 +103,11 @@ def discover_files(
     problems: list[Diagnostic] = []
     seen: set[str] = set()
     seen_problems: set[str] = set()
+    real = RealPaths()
     for raw in paths:
         found, trouble = _expand(raw, sfx, gitignore)
         for f in found:
-            key = os.path.realpath(f)
+            key = real(f)
             if key not in seen:
                 seen.add(key)
                 files.append(f)

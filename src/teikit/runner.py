@@ -30,6 +30,7 @@ from teikit.errors import SchemaError, UsageError
 from teikit.loading import Document, LoadOptions, display_name
 from teikit.output import Interrupted
 from teikit.parallel import Executor, Progress, load_input, map_files
+from teikit.paths import RealPaths
 from teikit.schemas import (
     ResolveOptions,
     SchemaRef,
@@ -139,8 +140,9 @@ def find_inputs(
     """
     paths = path_list(paths)
     found = discover_files(paths, suffixes, gitignore=gitignore)
-    named = {os.path.realpath(p) for p in paths if os.path.lexists(p) and not Path(p).is_dir()}
-    files = [f for f in found.files if os.path.realpath(f) in named or not _configured_out(f)]
+    real = RealPaths()
+    named = {real(p) for p in paths if os.path.lexists(p) and not Path(p).is_dir()}
+    files = [f for f in found.files if (named and real(f) in named) or not _configured_out(f)]
     return Discovery(tuple(files), found.problems)
 
 

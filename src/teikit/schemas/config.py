@@ -39,7 +39,9 @@ folder holding the configuration, with ``/`` between folders:
 from __future__ import annotations
 
 import difflib
+import os
 import re
+import stat
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -263,13 +265,26 @@ def match_pattern(pattern: str, relative: str) -> bool:
 
 def find_config(start: Path) -> ProjectConfig | None:
     """The nearest configuration above ``start`` (a file or folder; cached per folder)."""
+    try:
+        regular = stat.S_ISREG(os.lstat(start).st_mode)
+    except (OSError, ValueError):
+        regular = False
+    if regular:  # a file, not a link: the one of its folder, resolved once per folder
+        return _find_config(_resolved(str(Path.cwd() / start.parent)))
     start = start.resolve()
     return _find_config(start.parent if start.is_file() or not start.exists() else start)
+
+
+@lru_cache(maxsize=256)
+def _resolved(folder: str) -> Path:
+    """A folder resolved (a run over a corpus asks for each of its files)."""
+    return Path(folder).resolve()
 
 
 def clear_configs() -> None:
     """Forget every configuration read (see :func:`teikit.clear_caches`)."""
     _find_config.cache_clear()
+    _resolved.cache_clear()
 
 
 @lru_cache(maxsize=256)
