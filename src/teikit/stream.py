@@ -31,7 +31,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TextIO
@@ -46,7 +46,7 @@ from teikit.convert.text import (
     _Sink,
     _wrap,
     header_citation,
-    omitted,
+    omission,
     to_text,
 )
 from teikit.convert.walk import walk
@@ -174,13 +174,13 @@ class _Render:
     notes: deque[tuple[str, _Sink]] = field(default_factory=deque)
     ended: set[int] = field(default_factory=set)
     counter: int = 0
+    #: What the text leaves out (see :func:`teikit.convert.text.omission`).
+    skip: Callable[[etree._Element], bool] = field(init=False)
 
     def __post_init__(self) -> None:
         self.stack.append(self.main)
-
-    def skip(self, el: etree._Element) -> bool:
         options = self.options
-        return omitted(el, options.rules, options.diplomatic, options.notes == "omit")
+        self.skip = omission(options.rules, options.diplomatic, options.notes == "omit")
 
     def text(self, text: str) -> None:
         self.stack[-1].line.append(text)

@@ -30,7 +30,7 @@ from teikit.convert.blocks import (
 )
 from teikit.convert.html import safe_url
 from teikit.convert.rules import RenderRules, Rule
-from teikit.convert.text import body_of, omitted
+from teikit.convert.text import body_of, omission
 from teikit.convert.walk import walk
 from teikit.document import TeiDocument
 from teikit.errors import one_of
@@ -315,8 +315,7 @@ def to_markdown(doc: TeiDocument, options: MarkdownOptions = MarkdownOptions()) 
     notes: list[tuple[str, _Flow]] = []
     closers: dict[etree._Element, _Raw] = {}
 
-    def skip(el: etree._Element) -> bool:
-        return omitted(el, options.rules, options.diplomatic, options.notes == "omit")
+    skip = omission(options.rules, options.diplomatic, options.notes == "omit")
 
     root = body_of(doc)
     for kind, el, text in walk(root, skip):

@@ -11,6 +11,7 @@ from typing import Literal
 from lxml import etree
 
 from teikit.convert.blocks import (
+    BLOCKS,
     CELL_SEPARATOR,
     CELLS,
     ITEMS,
@@ -195,17 +196,35 @@ def skip_unread(el: etree._Element, choice: str) -> bool:
     return any(c.tag in wanted for c in parent)
 
 
-def omitted(el: etree._Element, rules: RenderRules, diplomatic: bool, omit_notes: bool) -> bool:
+def omission(
+    rules: RenderRules, diplomatic: bool, omit_notes: bool
+) -> Callable[[etree._Element], bool]:
     """What the text-like converters leave out: ``display = "omit"`` rules, deletions in
-    the edited reading, notes when asked, and what :func:`skip_unread` says."""
-    rule = rules.match(el)
-    if rule is not None and rule.display == "omit":
-        return True
-    if el.tag == _DEL and not diplomatic:
-        return True
-    if el.tag in NOTES and omit_notes:
-        return True
-    return skip_unread(el, "source" if diplomatic else "edited")
+    the edited reading, notes when asked, and what :func:`skip_unread` says.
+
+    The settings are read once: the walk asks for every element, and most are let
+    through on one set lookup (only the alternatives inside ``choice`` look further).
+    """
+    dropped = METADATA | (NOTES if omit_notes else frozenset())
+    if not diplomatic:
+        dropped |= {_DEL}
+    choice = "source" if diplomatic else "edited"
+    match = rules.match if rules.rules else None
+
+    def skip(el: etree._Element) -> bool:
+        if match is not None:
+            rule = match(el)
+            if rule is not None and rule.display == "omit":
+                return True
+        tag = el.tag
+        if tag in dropped:
+            return True
+        return tag in _ALTERNATIVES and skip_unread(el, choice)
+
+    return skip
+
+
+_ALTERNATIVES = frozenset(SOURCE_FORMS + EDITED_FORMS)
 
 
 def body_of(doc: TeiDocument) -> etree._Element:
@@ -231,13 +250,12 @@ def render_text(
     notes: list[tuple[str, _Sink]] = []
     counter = 0
 
-    def skip(el: etree._Element) -> bool:
-        return omitted(el, options.rules, options.diplomatic, options.notes == "omit")
+    skip = omission(options.rules, options.diplomatic, options.notes == "omit")
 
     # What start decided for each open element (block?, rule), so that end need not ask.
     opened: list[tuple[bool, Rule | None]] = []
     notes_mode = options.notes
-    rules = options.rules
+    match = options.rules.match if options.rules.rules else None
     for kind, el, text in walk(body_of(doc), skip):
         sink = stack[-1]
         if kind == "text":
@@ -261,9 +279,11 @@ def render_text(
                 stack.pop().flush()
             continue
         if kind == "start":
-            rule = rules.match(el)
+            rule = match(el) if match is not None else None
             if rule is not None and rule.display is not None:
                 is_blk = rule.display == "block"
+            elif tag not in BLOCKS:
+                is_blk = False  # most elements: no need to look at the parent
             else:
                 parent = el.getparent()
                 is_blk = is_block(tag, parent.tag if parent is not None else None)
@@ -275,7 +295,10 @@ def render_text(
                 if rule is not None:
                     sink.line.append(rule.before)
                 continue
-            sink.line.append(rule.before if rule is not None else _inline_start(el, options))
+            if rule is not None:
+                sink.line.append(rule.before)
+            elif tag in _MARKED:
+                sink.line.append(_inline_start(el, options))
             if track is not None and track(el):
                 sink.mark(el, True)
             continue
@@ -287,7 +310,10 @@ def render_text(
             continue
         if track is not None and track(el):
             sink.mark(el, False)
-        sink.line.append(rule.after if rule is not None else _inline_end(el))
+        if rule is not None:
+            sink.line.append(rule.after)
+        elif tag in _MARKS:
+            sink.line.append(_MARKS[tag][1])
     main.flush()
     if options.header:
         citation = header_citation(doc)
@@ -367,6 +393,10 @@ _MARKS: dict[object, tuple[str, str]] = {
     tei("del"): ("⟦", "⟧"),  # shown only with diplomatic=True
     tei("add"): ("", ""),
 }
+
+
+#: The inline elements that put something in the text of their own (the rest add nothing).
+_MARKED = PAGE_BREAKS | LINE_BREAKS | CELLS | {_GAP, *_MARKS}
 
 
 def _inline_end(el: etree._Element) -> str:
