@@ -554,6 +554,27 @@ def test_render_rules_apply_to_html(tmp_path: Path) -> None:
     assert not page.xpath("//*[@role='doc-noteref']") and "S" not in page.xpath("string(//main)")
 
 
+def test_an_omit_rule_applies_to_descriptions_too(tmp_path: Path) -> None:
+    """``figDesc``/``desc`` were let through before the rules were asked (unless a graphic
+    takes them as its label), so ``display = "omit"`` had no effect on them."""
+    f = tmp_path / "r.xml"
+    f.write_text(
+        '<TEI xmlns="http://www.tei-c.org/ns/1.0"><text><body>'
+        "<figure><head>Map</head><figDesc>A sketch of the bases</figDesc></figure>"
+        "<p>a <desc>described</desc> b</p>"
+        "</body></text></TEI>"
+    )
+    rules = RenderRules.from_mapping({"figDesc": {"display": "omit"}, "desc": {"display": "omit"}})
+    loaded = load(f)
+    assert loaded.document is not None
+    page = lxml.html.document_fromstring(
+        to_html(TeiDocument(loaded.document), HtmlOptions(rules=rules))
+    )
+    main = " ".join(page.xpath("string(//main)").split())
+    assert "Map" in main and "a b" in main
+    assert "sketch" not in main and "described" not in main
+
+
 def test_a_rule_element_wraps_links_and_times_instead_of_stranding_them(tmp_path: Path) -> None:
     """``persName = { html = "div" }`` used to rename the name's link: ``<div href>`` is
     not HTML (the Nu HTML Checker said so) and the link was gone."""

@@ -43,7 +43,14 @@ from lxml.builder import ElementMaker
 
 from teikit.convert.blocks import CONTAINERS, LINE_BREAKS, PAGE_BREAKS, all_forms, is_block
 from teikit.convert.rules import RenderRules
-from teikit.convert.text import NOTE, body_of, page_label, skip_unread
+from teikit.convert.text import (
+    ALTERNATIVES,
+    METADATA,
+    NOTE,
+    body_of,
+    page_label,
+    skip_unread,
+)
 from teikit.convert.walk import text_outside, walk
 from teikit.document import NAME_KINDS, Entry, TeiDocument, cite_bibl, normalise_space
 from teikit.errors import one_of
@@ -469,22 +476,29 @@ class _Renderer:
 
         def skip(el: etree._Element) -> bool:
             tag = el.tag
-            if tag == _DESC:
+            if tag in (_DESC, _FIGDESC):
+                # A graphic's description (a figure's, when it has a graphic) is the label
+                # of the graphic's link.
                 parent = el.getparent()
-                return parent is not None and parent.tag == _GRAPHIC
-            if tag == _FIGDESC:
-                # Its text is the label of the figure's graphic link.
-                parent = el.getparent()
-                return parent is not None and parent.find(_GRAPHIC) is not None
+                if parent is not None and (
+                    parent.tag == _GRAPHIC if tag == _DESC else parent.find(_GRAPHIC) is not None
+                ):
+                    return True
             if rules is not None:
                 rule = rules.match(el)
                 if rule is not None and rule.display == "omit":
                     return True
-            return skip_unread(el, choice)
+            if tag in METADATA:
+                return True
+            return tag in ALTERNATIVES and skip_unread(el, choice)
 
         rules = self.rules
         self.stack, self.splits = [target], [None]
         stack, add_text, start, end = self.stack, self.add_text, self.start, self.end
+        # The open TEI elements and their names: the last is the parent of what starts
+        # (getparent() and .tag build a new Python object at every call).
+        parents: list[etree._Element] = [root]
+        tags: list[object] = [root.tag]
         after_end = False  # whether a text is the tail of the element just rendered
         for kind, el, text in walk(root, skip):
             if kind == "text":
@@ -497,10 +511,14 @@ class _Renderer:
             elif el is root:
                 continue
             elif kind == "start":
-                start(el)
+                tag = el.tag
+                start(el, tag, parents[-1], tags[-1])
+                parents.append(el)
+                tags.append(tag)
                 after_end = False
             else:
-                end(el)
+                parents.pop()
+                end(el, tags.pop())
                 after_end = True
 
     def gloss_list(self, el: etree._Element | None) -> bool:
@@ -512,14 +530,13 @@ class _Renderer:
             found = self.glossaries[el] = _is_gloss_list(el)
         return found
 
-    def start(self, el: etree._Element) -> None:
-        tag = el.tag
+    def start(self, el: etree._Element, tag: object, parent: etree._Element, ptag: object) -> None:
         if tag == NOTE:
             self.push(self.open_note(el), None)
             return
         if tag in _DIVS:
             self.headed.append(False)
-        outer, inner = self.open(el)
+        outer, inner = self.open(el, tag, parent, ptag)
         rule = self.rules.match(el) if self.rules is not None else None
         if rule is not None:
             if rule.html and rule.html != outer.tag:
@@ -530,10 +547,8 @@ class _Renderer:
             if rule.before:
                 _append_text(inner, rule.before)
         split = self.attach(self.stack[-1], outer)
-        if outer.tag in _HEADINGS and self.headed:
-            parent = el.getparent()
-            if parent is not None and parent.tag in _DIVS:
-                self.headed[-1] = True
+        if ptag in _DIVS and outer.tag in _HEADINGS and self.headed:
+            self.headed[-1] = True
         self.stack.append(inner)
         self.splits.append((len(self.stack) - 2, outer) if split else None)
 
@@ -541,10 +556,9 @@ class _Renderer:
         self.stack.append(node)
         self.splits.append(split)
 
-    def end(self, el: etree._Element) -> None:
+    def end(self, el: etree._Element, tag: object) -> None:
         node = self.stack.pop()
         split = self.splits.pop()
-        tag = el.tag
         if tag == NOTE:
             self.close_note(el, node)
             return
@@ -685,11 +699,11 @@ class _Renderer:
 
     # -- TEI elements --------------------------------------------------------------------
 
-    def open(self, el: etree._Element) -> tuple[etree._Element, etree._Element]:
-        """The HTML element a TEI element becomes (outer, and inner for its content)."""
-        tag = el.tag
-        parent = el.getparent()
-        ptag = parent.tag if parent is not None else None
+    def open(
+        self, el: etree._Element, tag: object, parent: etree._Element, ptag: object
+    ) -> tuple[etree._Element, etree._Element]:
+        """The HTML element a TEI element ``tag`` under ``parent`` (named ``ptag``) becomes
+        (outer, and inner for its content)."""
         state = self.state
         shape = self.shapes.get((tag, ptag))
         if shape is None:

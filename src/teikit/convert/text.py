@@ -219,12 +219,13 @@ def omission(
         tag = el.tag
         if tag in dropped:
             return True
-        return tag in _ALTERNATIVES and skip_unread(el, choice)
+        return tag in ALTERNATIVES and skip_unread(el, choice)
 
     return skip
 
 
-_ALTERNATIVES = frozenset(SOURCE_FORMS + EDITED_FORMS)
+#: The alternatives inside ``choice``: the only elements skip_unread looks at twice.
+ALTERNATIVES = frozenset(SOURCE_FORMS + EDITED_FORMS)
 
 
 def body_of(doc: TeiDocument) -> etree._Element:
