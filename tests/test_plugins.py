@@ -45,22 +45,11 @@ def test_plugin_format_is_offered_and_used(tmp_path: Path) -> None:
     count = int(proc.stdout.split()[0])
     assert 700 < count < 1200
     # the broken entry point was skipped without breaking the built-in formats
-    code_help = (
-        f"import sys; sys.path.insert(0, {env_path!r})\nfrom teikit.convert import FORMATS\n"
-        "print(sorted(FORMATS))\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code_help], capture_output=True, text=True, check=True
-    ).stdout
+    found = f"import sys; sys.path.insert(0, {env_path!r})\n"
+    out = _python(found + "from teikit.convert import FORMATS\nprint(sorted(FORMATS))\n")
     assert "'wordcount'" in out and "'text'" in out and "broken" not in out
     # plugins are looked up lazily, but the help still offers them
-    code_cli_help = (
-        f"import sys; sys.path.insert(0, {env_path!r})\nfrom teikit.cli import main\n"
-        "main(['convert', '--help'])\n"
-    )
-    help_text = subprocess.run(
-        [sys.executable, "-c", code_cli_help], capture_output=True, text=True, check=False
-    ).stdout
+    help_text = _python(found + "from teikit.cli import main\nmain(['convert', '--help'])\n")
     assert "wordcount" in help_text and "markdown" in help_text
 
 
@@ -77,10 +66,7 @@ def test_start_up_leaves_heavy_modules_unloaded() -> None:
         " 'pathspec', 'email.parser')\n"
         "print(sorted(m for m in heavy if m in sys.modules))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout
-    assert out.strip() == "[]"
+    assert _python(code).strip() == "[]"
 
 
 def test_rnc2rng_still_works_for_lxml_after_teikit() -> None:
@@ -93,7 +79,11 @@ def test_rnc2rng_still_works_for_lxml_after_teikit() -> None:
         "print(schema(etree.XML('<a>x</a>')), schema(etree.XML('<b/>')))\n"
         "import rnc2rng; print(callable(rnc2rng.dumps))\n"
     )
-    out = subprocess.run(
+    assert _python(code).split() == ["True", "False", "True"]
+
+
+def _python(code: str) -> str:
+    """What ``code`` prints, run in a fresh interpreter (nothing imported yet)."""
+    return subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
-    assert out.split() == ["True", "False", "True"]
