@@ -29,6 +29,7 @@ import os
 import re
 import stat
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote, urljoin, urlsplit
@@ -316,12 +317,21 @@ def display_name(path: Path) -> str:
     """
     try:
         absolute = Path(os.path.abspath(path))  # noqa: PTH100  (resolve() follows links)
-        for cwd in (Path.cwd(), Path.cwd().resolve()):
-            if absolute.is_relative_to(cwd):
-                return str(absolute.relative_to(cwd))
+        cwd = Path.cwd()
+        if absolute.is_relative_to(cwd):
+            return str(absolute.relative_to(cwd))
+        real_cwd = _resolved_cwd(str(cwd))
+        if absolute.is_relative_to(real_cwd):
+            return str(absolute.relative_to(real_cwd))
     except (ValueError, OSError, RuntimeError):
         pass
     return str(path)
+
+
+@lru_cache(maxsize=8)
+def _resolved_cwd(cwd: str) -> Path:
+    """The working folder resolved: asked for every file shown that lies outside it."""
+    return Path(cwd).resolve()
 
 
 # --- reading ------------------------------------------------------------------------------
