@@ -457,6 +457,9 @@ class _Renderer:
         self.stack: list[etree._Element] = []
         #: for entries placed after a paragraph they split: (index of the paragraph, node)
         self.splits: list[tuple[int, etree._Element] | None] = []
+        #: the element open() made in place under the current node (attach() has nothing
+        #: left to do for it)
+        self.placed: etree._Element | None = None
         #: per open div: whether its head became a heading
         self.headed: list[bool] = []
         self.continuations: set[etree._Element] = set()
@@ -546,7 +549,7 @@ class _Renderer:
                 outer.set("class", classes.strip())
             if rule.before:
                 _append_text(inner, rule.before)
-        split = self.attach(self.stack[-1], outer)
+        split = False if outer is self.placed else self.attach(self.stack[-1], outer)
         if ptag in _DIVS and outer.tag in _HEADINGS and self.headed:
             self.headed[-1] = True
         self.stack.append(inner)
@@ -712,7 +715,14 @@ class _Renderer:
         node: etree._Element
         inner: etree._Element | None = None
         if html is not None:
-            node = _element(html)
+            here = self.stack[-1]
+            htag = here.tag
+            if self.rules is None and _appends(htag, html):
+                # Made in place: what attach() would do, without a document of its own
+                # for the new element (lxml makes one, and frees it once it is moved).
+                node = self.placed = etree.SubElement(here, html)
+            else:
+                node = _element(html)
         elif tag not in _SPECIAL:
             node = self.plain(tag, ptag, el)
         elif tag in NAME_KINDS:
@@ -976,6 +986,17 @@ class _Renderer:
             host = last
         _append_text(host, " ")
         host.append(back)
+
+
+def _appends(parent_tag: object, tag: str) -> bool:
+    """Whether :meth:`_Renderer.attach` simply appends a new childless ``tag`` to a
+    ``parent_tag`` (no list, table or row around it, nothing to split or adapt)."""
+    return (
+        parent_tag not in _STRUCTURED
+        and tag not in _CONTAINED
+        and tag != "a"
+        and (tag in _PHRASING or parent_tag not in _PHRASING_ONLY)
+    )
 
 
 def _fold(text: str) -> str:
