@@ -74,3 +74,25 @@ def test_broken_letter_against_tei_all_xsd(tei_all_xsd: Path, tmp_path: Path) ->
     result = validate_file(broken, ValidateOptions(schemas=(tei_all_xsd,)))
     assert {d.code for d in result.diagnostics} == {"xsd.invalid"}
     assert any(d.line == line and "foo" in d.message for d in result.diagnostics)
+
+
+def test_messages_name_elements_as_an_encoder_writes_them(tmp_path: Path) -> None:
+    """xmlschema names the element found in Clark notation and the ones expected with the
+    schema's own prefixes (``'{http://www.tei-c.org/ns/1.0}p'``, ``'ns1:div'``): both are
+    given with the TEI prefix instead."""
+    schema = tmp_path / "s.xsd"
+    schema.write_text(
+        '<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema"'
+        ' xmlns:ns1="http://www.tei-c.org/ns/1.0"'
+        ' targetNamespace="http://www.tei-c.org/ns/1.0" elementFormDefault="qualified">'
+        '<xs:element name="body"><xs:complexType><xs:sequence>'
+        '<xs:element ref="ns1:div" maxOccurs="unbounded"/></xs:sequence></xs:complexType>'
+        '</xs:element><xs:element name="div" type="xs:string"/></xs:schema>'
+    )
+    f = tmp_path / "doc.xml"
+    f.write_text('<body xmlns="http://www.tei-c.org/ns/1.0"><p>x</p></body>')
+    doc = load(f).document
+    assert doc is not None
+    (d,) = compile_schema(schema).check(doc)
+    assert "'tei:p'" in d.message and "'tei:div'" in d.message, d.message
+    assert "{http" not in d.message and "ns1:" not in d.message

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,10 +26,11 @@ class CompiledXSD:
         # The instance is already parsed (safely): xmlschema must not load anything for it.
         tree: Any = doc.tree  # lxml trees are accepted at run time; the stubs say ElementTree
         source = xmlschema.XMLResource(tree, base_url=str(doc.path.parent), allow="none")
+        names = _Names(doc.root, getattr(self.validator, "namespaces", None) or {})
         for err in self.validator.iter_errors(source):
             elem = err.elem if isinstance(getattr(err, "elem", None), etree._Element) else None
             line = getattr(elem, "sourceline", None) or getattr(err, "sourceline", None) or 0
-            reason = (err.reason or err.message or "invalid").strip()
+            reason = names.readable((err.reason or err.message or "invalid").strip())
             where = _name(elem) if elem is not None else None
             message = f"<{where}>: {reason}" if where else reason
             yield Diagnostic(
@@ -41,6 +43,49 @@ class CompiledXSD:
                 xpath=err.path,
                 schema=self.schema,
             )
+
+
+#: The prefixes messages use where the document declares none of its own.
+_USUAL_PREFIXES = {
+    "http://www.tei-c.org/ns/1.0": "tei",
+    "http://www.w3.org/XML/1998/namespace": "xml",
+    "http://www.w3.org/1999/xlink": "xlink",
+}
+_CLARK = re.compile(r"\{([^{}\s]*)\}([\w.-]+)")
+_QUOTED_QNAME = re.compile(r"'([A-Za-z_][\w.-]*):([\w.-]+)'")
+
+
+class _Names:
+    """Names in xmlschema's messages as an encoder reads them.
+
+    xmlschema names the element found in Clark notation (``'{http://www.tei-c.org/ns/
+    1.0}p'``) and the elements expected with the schema's own prefixes (``'ns1:div'``, from
+    trang's output). Both become the document's prefix for that namespace, or the usual
+    one (``tei:p``, ``tei:div``); a name in no namespace stays as it is.
+    """
+
+    def __init__(self, root: etree._Element, schema_prefixes: dict[str, str]) -> None:
+        self.prefix = dict(_USUAL_PREFIXES)
+        for prefix, uri in (root.nsmap or {}).items():
+            if prefix and uri:
+                self.prefix[uri] = prefix
+        self.schema = {p: uri for p, uri in schema_prefixes.items() if p and uri}
+
+    def readable(self, message: str) -> str:
+        message = _CLARK.sub(self._clark, message)
+        return _QUOTED_QNAME.sub(self._qname, message)
+
+    def _clark(self, m: re.Match[str]) -> str:
+        uri, local = m.group(1), m.group(2)
+        if not uri:
+            return local
+        prefix = self.prefix.get(uri)
+        return f"{prefix}:{local}" if prefix else m.group(0)
+
+    def _qname(self, m: re.Match[str]) -> str:
+        uri = self.schema.get(m.group(1))
+        prefix = self.prefix.get(uri) if uri else None
+        return f"'{prefix}:{m.group(2)}'" if prefix else m.group(0)
 
 
 def _name(elem: etree._Element) -> str:
