@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from teikit import ValidateOptions, validate_file
+from teikit import Diagnostic, ValidateOptions, validate_file
 from teikit.engines import compile_schema
 from teikit.loading import load
 
@@ -79,7 +79,8 @@ def test_broken_letter_against_tei_all_xsd(tei_all_xsd: Path, tmp_path: Path) ->
 def test_messages_name_elements_as_an_encoder_writes_them(tmp_path: Path) -> None:
     """xmlschema names the element found in Clark notation and the ones expected with the
     schema's own prefixes (``'{http://www.tei-c.org/ns/1.0}p'``, ``'ns1:div'``): both are
-    given with the TEI prefix instead."""
+    given with the TEI prefix instead. An unexpected element is reported on its own line,
+    not its parent's."""
     schema = tmp_path / "s.xsd"
     schema.write_text(
         '<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema"'
@@ -89,10 +90,19 @@ def test_messages_name_elements_as_an_encoder_writes_them(tmp_path: Path) -> Non
         '<xs:element ref="ns1:div" maxOccurs="unbounded"/></xs:sequence></xs:complexType>'
         '</xs:element><xs:element name="div" type="xs:string"/></xs:schema>'
     )
-    f = tmp_path / "doc.xml"
-    f.write_text('<body xmlns="http://www.tei-c.org/ns/1.0"><p>x</p></body>')
-    doc = load(f).document
-    assert doc is not None
-    (d,) = compile_schema(schema).check(doc)
+    compiled = compile_schema(schema)
+
+    def finding(xml: str) -> Diagnostic:
+        f = tmp_path / "doc.xml"
+        f.write_text(xml)
+        doc = load(f).document
+        assert doc is not None
+        (d,) = compiled.check(doc)
+        return d
+
+    d = finding('<body xmlns="http://www.tei-c.org/ns/1.0"><p>x</p></body>')
     assert "'tei:p'" in d.message and "'tei:div'" in d.message, d.message
     assert "{http" not in d.message and "ns1:" not in d.message
+    # on the line of the unexpected element, not of <body> on line 1
+    d = finding('<body xmlns="http://www.tei-c.org/ns/1.0">\n<div>a</div>\n\n<p>x</p>\n</body>')
+    assert d.line == 4 and d.message.startswith("<body>"), (d.line, d.message)

@@ -30,6 +30,11 @@ class CompiledXSD:
         for err in self.validator.iter_errors(source):
             elem = err.elem if isinstance(getattr(err, "elem", None), etree._Element) else None
             line = getattr(elem, "sourceline", None) or getattr(err, "sourceline", None) or 0
+            # An unexpected child is found on its own line, not on its parent's (which may
+            # be hundreds of lines above: a <body> for a stray element in its last page).
+            child = getattr(err, "invalid_child", None)
+            if isinstance(child, etree._Element) and child.sourceline:
+                line = child.sourceline
             reason = names.readable((err.reason or err.message or "invalid").strip())
             where = _name(elem) if elem is not None else None
             message = f"<{where}>: {reason}" if where else reason
