@@ -66,7 +66,7 @@ class _Names:
     xmlschema names the element found in Clark notation (``'{http://www.tei-c.org/ns/
     1.0}p'``) and the elements expected with the schema's own prefixes (``'ns1:div'``, from
     trang's output). Both become the document's prefix for that namespace, or the usual
-    one (``tei:p``, ``tei:div``); a name in no namespace stays as it is.
+    one (``tei:p``, ``tei:div``); anything else stays as it is.
     """
 
     def __init__(self, root: etree._Element, schema_prefixes: dict[str, str]) -> None:
@@ -81,11 +81,8 @@ class _Names:
         return _QUOTED_QNAME.sub(self._qname, message)
 
     def _clark(self, m: re.Match[str]) -> str:
-        uri, local = m.group(1), m.group(2)
-        if not uri:
-            return local
-        prefix = self.prefix.get(uri)
-        return f"{prefix}:{local}" if prefix else m.group(0)
+        prefix = self.prefix.get(m.group(1))  # a namespace it knows: values stay as written
+        return f"{prefix}:{m.group(2)}" if prefix else m.group(0)
 
     def _qname(self, m: re.Match[str]) -> str:
         uri = self.schema.get(m.group(1))
