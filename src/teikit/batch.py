@@ -93,7 +93,11 @@ class _Done:
 
 
 def _pairs(
-    paths: Sequence[str | os.PathLike[str]], suffixes: Sequence[str], gitignore: bool, out: Path
+    paths: Sequence[str | os.PathLike[str]],
+    suffixes: Sequence[str],
+    gitignore: bool,
+    out: Path,
+    real: RealPaths,
 ) -> tuple[list[tuple[Path, Path]], list[Diagnostic]]:
     """Each input file with the path its outputs take under the output folder, and what
     the walks could not look at.
@@ -108,7 +112,6 @@ def _pairs(
     problems: list[Diagnostic] = []
     seen: set[str] = set()
     outputs = os.path.realpath(out).rstrip(os.sep) + os.sep
-    real = RealPaths()
     for raw in paths:
         base = Path(raw)
         walked = base.is_dir()
@@ -245,11 +248,13 @@ def run_batch(
         raise UsageError(f"unknown format {unknown[0]!r}; choose from {', '.join(FORMATS)}")
     walk = options.validate
     out = Path(out_dir)
+    real = RealPaths()  # _pairs resolves every input; the inputs to protect are those again
     pairs, problems = _pairs(
         path_list(paths),
         normalise_suffixes(walk.suffixes if walk else XML_SUFFIXES),
         walk.gitignore if walk else True,
         out,
+        real,
     )
     if not pairs and not problems:
         raise UsageError("no XML files found in the given paths")
@@ -258,7 +263,6 @@ def run_batch(
     targets = [*_targets(pairs, options.formats, out), out / "index.html", out / CMIF_NAME]
     ensure_folder(out)
     files = [p for p, _ in pairs]
-    real = RealPaths()
     inputs = frozenset(Path(real(f)) for f in files)
     checking = options.validate
     executor, progress = options.executor, options.progress

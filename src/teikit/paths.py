@@ -15,14 +15,22 @@ class RealPaths:
 
     A file that is not a link resolves to its resolved folder plus its name; a link, a
     name like ``..``, or any other platform than POSIX takes ``os.path.realpath`` in
-    full. Keep one for a run only: what it learnt of the folders is not looked at again.
+    full. Each answer is kept too, for the parts of a run that ask about the same files.
+    Keep one for a run only: what it learnt is not looked at again.
     """
 
     def __init__(self) -> None:
         self._folders: dict[str, str] = {}
+        self._files: dict[str, str] = {}
 
     def __call__(self, path: str | os.PathLike[str]) -> str:
         text = os.fspath(path)
+        found = self._files.get(text)
+        if found is None:
+            found = self._files[text] = self._resolve(text)
+        return found
+
+    def _resolve(self, text: str) -> str:
         folder, name = os.path.split(text)
         if os.name != "posix" or name in ("", ".", "..") or os.path.islink(text):
             return os.path.realpath(text)
