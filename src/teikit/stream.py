@@ -38,7 +38,7 @@ from typing import IO, TextIO
 
 from lxml import etree
 
-from teikit.convert.blocks import ITEMS, NOTES, is_block
+from teikit.convert.blocks import ITEMS, NOTES, between_blocks, in_place, is_block
 from teikit.convert.text import (
     TextOptions,
     _inline_end,
@@ -189,7 +189,7 @@ class _Render:
         options = self.options
         sink = self.stack[-1]
         tag = el.tag
-        if tag in NOTES and options.notes != "omit":
+        if tag in NOTES and options.notes != "omit" and not in_place(el):
             if kind == "start":
                 self.counter += 1
                 label = el.get("n") or str(self.counter)
@@ -209,7 +209,9 @@ class _Render:
             return
         parent = el.getparent()
         rule = options.rules.match(el)
-        is_blk = is_block(tag, parent.tag if parent is not None else None)
+        ptag = parent.tag if parent is not None else None
+        # A note that reaches here stays in place: a paragraph of its own between blocks.
+        is_blk = between_blocks(ptag) if tag in NOTES else is_block(tag, ptag)
         if rule is not None and rule.display is not None:
             is_blk = rule.display == "block"
         if is_blk:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from lxml import etree
+
 from teikit.xmlutil import tei
 
 XHTML_NS = "http://www.w3.org/1999/xhtml"
@@ -83,5 +85,29 @@ def is_block(tag: object, parent_tag: object = None) -> bool:
     if tag not in BLOCKS:
         return False
     if tag in _BETWEEN_BLOCKS:
-        return parent_tag in CONTAINERS or parent_tag in NOTES
+        return between_blocks(parent_tag)
     return True
+
+
+def between_blocks(parent_tag: object) -> bool:
+    """Whether a child of ``parent_tag`` stands between blocks (in a container or a note),
+    not in running text."""
+    return parent_tag in CONTAINERS or parent_tag in NOTES
+
+
+def parent_tag(el: etree._Element) -> object:
+    """The tag of ``el``'s parent (``None`` at the root), as :func:`is_block` takes it."""
+    parent = el.getparent()
+    return parent.tag if parent is not None else None
+
+
+def in_place(note: etree._Element) -> bool:
+    """Whether a note stays where it stands in the text instead of being numbered and
+    collected after it: ``place="inline"`` in TEI's terms, or ``rend="inline"``, which
+    the FRUS volumes use for the source notes of documents not declassified and which
+    the TEI Stylesheets read the same way. Only asked of notes (a few per document)."""
+    for attr in ("place", "rend"):
+        value = note.get(attr)
+        if value and "inline" in value.split():
+            return True
+    return False

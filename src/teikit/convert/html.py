@@ -41,7 +41,16 @@ from importlib import resources
 from lxml import etree
 from lxml.builder import ElementMaker
 
-from teikit.convert.blocks import CONTAINERS, LINE_BREAKS, PAGE_BREAKS, all_forms, is_block
+from teikit.convert.blocks import (
+    CONTAINERS,
+    LINE_BREAKS,
+    PAGE_BREAKS,
+    all_forms,
+    between_blocks,
+    in_place,
+    is_block,
+    parent_tag,
+)
 from teikit.convert.rules import RenderRules
 from teikit.convert.text import (
     ALTERNATIVES,
@@ -536,7 +545,7 @@ class _Renderer:
         return found
 
     def start(self, el: etree._Element, tag: object, parent: etree._Element, ptag: object) -> None:
-        if tag == NOTE:
+        if tag == NOTE and not in_place(el):
             self.push(self.open_note(el), None)
             return
         if tag in _DIVS:
@@ -564,7 +573,7 @@ class _Renderer:
     def end(self, el: etree._Element, tag: object) -> None:
         node = self.stack.pop()
         split = self.splits.pop()
-        if tag == NOTE:
+        if tag == NOTE and not in_place(el):
             self.close_note(el, node)
             return
         rule = self.rules.match(el) if self.rules is not None else None
@@ -583,8 +592,8 @@ class _Renderer:
             placed.addnext(cont)
             self.continuations.add(cont)
             self.stack[index] = cont
-        elif tag == _SUPPLIED:
-            _append_text(node, "]")
+        elif tag == _SUPPLIED or (tag == NOTE and not between_blocks(parent_tag(el))):
+            _append_text(node, "]")  # a note left in place in running text is set apart
         elif tag == _PTR and node.text:  # the URL it shows stands apart from the next word
             _append_text(self.stack[-1], " ")
         if node.tag == "dl":
@@ -837,6 +846,8 @@ class _Renderer:
                     node.set("id", ident)
         if tag == _SUPPLIED:
             node.text = "["
+        elif tag == NOTE and not between_blocks(ptag):  # only a note left in place gets here
+            node.text = " ["
         return node, node if inner is None else inner
 
     @staticmethod
@@ -1065,7 +1076,8 @@ def _shape(tag: object, ptag: object) -> tuple[str | None, str, str]:
     local = _localname(tag) if isinstance(tag, str) else "node"
     html = _SIMPLE.get(tag) if isinstance(tag, str) else None
     if html is None and tag not in _SPECIAL:
-        block = is_block(tag, ptag)
+        # A note that is opened (one left in place) is a block of its own between blocks.
+        block = between_blocks(ptag) if tag == NOTE else is_block(tag, ptag)
         if not (block and tag in _DIVS):
             html = "div" if block else "span"
     return html, local, _element_classes(local, None, None)

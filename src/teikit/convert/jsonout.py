@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from lxml import etree
 
-from teikit.convert.blocks import NOTES, PAGE_BREAKS, is_block
+from teikit.convert.blocks import NOTES, PAGE_BREAKS, between_blocks, in_place, is_block
 from teikit.convert.rules import RenderRules
 from teikit.convert.text import TextOptions, body_of, render_text
 from teikit.document import NAME_KINDS, TeiDocument, cite_bibl, normalise_space
@@ -107,7 +107,7 @@ def to_json_data(doc: TeiDocument, options: JsonOptions = JsonOptions()) -> dict
         span = spans.get(el) if el.tag == RUN else None
         if span is not None and span[0] < span[1]:
             own = span if own is None else (min(own[0], span[0]), max(own[1], span[1]))
-        if own is None or el is shadow_body or el.tag in NOTES:
+        if own is None or el is shadow_body or _collected(el):
             continue
         up = el.getparent()
         if up is not None:
@@ -131,7 +131,7 @@ def to_json_data(doc: TeiDocument, options: JsonOptions = JsonOptions()) -> dict
             continue
         parent = el.getparent()
         outer_note, outer_depth = context[-1]
-        note_here = parent if parent is not None and parent.tag in NOTES else outer_note
+        note_here = parent if parent is not None and _collected(parent) else outer_note
         depth_here = outer_depth + (
             1 if parent is not None and parent is not shadow_body and parent in extent else 0
         )
@@ -147,7 +147,7 @@ def to_json_data(doc: TeiDocument, options: JsonOptions = JsonOptions()) -> dict
             continue
         if source is None:
             continue
-        if el.tag in NOTES and el in extent:
+        if el in extent and _collected(el):
             start, end = extent[el]
             notes.append(
                 {
@@ -240,7 +240,7 @@ def _wrapped_copy(
     holders = [
         el
         for el in body.iter()
-        if isinstance(el.tag, str) and (el is body or el.tag in NOTES or _is_block(el, rules))
+        if isinstance(el.tag, str) and (el is body or _collected(el) or _is_block(el, rules))
     ]
     for holder in holders:
         _wrap_runs(holder, rules, split_at_notes)
@@ -259,7 +259,15 @@ def _is_block(el: etree._Element, rules: RenderRules, parent: etree._Element | N
     if rule is not None and rule.display in ("block", "inline"):
         return rule.display == "block"
     parent = el.getparent() if parent is None else parent
-    return is_block(el.tag, parent.tag if parent is not None else None)
+    ptag = parent.tag if parent is not None else None
+    if el.tag in NOTES:  # a note left in place is a block between blocks, as in the text
+        return in_place(el) and between_blocks(ptag)
+    return is_block(el.tag, ptag)
+
+
+def _collected(el: etree._Element) -> bool:
+    """A note with a flow of its own after the text (every note not left in place)."""
+    return el.tag in NOTES and not in_place(el)
 
 
 def _wrap_runs(holder: etree._Element, rules: RenderRules, split_at_notes: bool) -> None:
@@ -278,7 +286,7 @@ def _wrap_runs(holder: etree._Element, rules: RenderRules, split_at_notes: bool)
         if child is run:
             continue
         block = isinstance(child.tag, str) and (
-            _is_block(child, rules, holder) or (split_at_notes and child.tag in NOTES)
+            _is_block(child, rules, holder) or (split_at_notes and _collected(child))
         )
         if not block:
             if run is None:

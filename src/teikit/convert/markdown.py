@@ -26,6 +26,8 @@ from teikit.convert.blocks import (
     NOTES,
     PAGE_BREAKS,
     all_forms,
+    between_blocks,
+    in_place,
     is_block,
 )
 from teikit.convert.html import safe_url
@@ -323,7 +325,7 @@ def to_markdown(doc: TeiDocument, options: MarkdownOptions = MarkdownOptions()) 
         if kind == "text":
             flow.line.append(text)
             continue
-        if el.tag in NOTES:
+        if el.tag in NOTES and not in_place(el):
             if kind == "start":
                 label = str(len(notes) + 1)
                 flow.line.append(_Raw(f"[^{label}]", "atom"))
@@ -337,7 +339,9 @@ def to_markdown(doc: TeiDocument, options: MarkdownOptions = MarkdownOptions()) 
             continue
         rule = options.rules.match(el)
         parent = el.getparent()
-        block = is_block(el.tag, parent.tag if parent is not None else None)
+        ptag = parent.tag if parent is not None else None
+        # A note that reaches here stays in place: a paragraph of its own between blocks.
+        block = between_blocks(ptag) if el.tag in NOTES else is_block(el.tag, ptag)
         if rule is not None and rule.display is not None:
             block = rule.display == "block"
         if block:
@@ -499,4 +503,5 @@ _MARKS = {
     tei("supplied"): ("[", "]"),
     tei("unclear"): ("", "[?]"),
     tei("del"): ("⟦", "⟧"),
+    **{str(note): (" [", "] ") for note in NOTES},  # a note left in place in running text
 }

@@ -19,7 +19,10 @@ from teikit.convert.blocks import (
     NOTES,
     PAGE_BREAKS,
     all_forms,
+    between_blocks,
+    in_place,
     is_block,
+    parent_tag,
 )
 from teikit.convert.rules import RenderRules, Rule
 from teikit.convert.walk import walk
@@ -263,7 +266,7 @@ def render_text(
             sink.line.append(text)
             continue
         tag = el.tag
-        if tag in NOTES and notes_mode != "omit":
+        if tag in NOTES and notes_mode != "omit" and not in_place(el):
             if kind == "start":
                 counter += 1
                 label = el.get("n") or str(counter)
@@ -284,7 +287,9 @@ def render_text(
             if rule is not None and rule.display is not None:
                 is_blk = rule.display == "block"
             elif tag not in BLOCKS:
-                is_blk = False  # most elements: no need to look at the parent
+                # Most elements: no need to look at the parent. A note that reaches here
+                # stays in place (in_place), as a paragraph of its own between blocks.
+                is_blk = tag in NOTES and between_blocks(parent_tag(el))
             else:
                 parent = el.getparent()
                 is_blk = is_block(tag, parent.tag if parent is not None else None)
@@ -393,6 +398,9 @@ _MARKS: dict[object, tuple[str, str]] = {
     tei("unclear"): ("", "[?]"),
     tei("del"): ("⟦", "⟧"),  # shown only with diplomatic=True
     tei("add"): ("", ""),
+    # A note left in place in running text (in_place) is set apart as --notes inline sets
+    # notes apart, without a number.
+    **dict.fromkeys(NOTES, (" [", "] ")),
 }
 
 
