@@ -132,8 +132,8 @@ def test_the_volumes_source_notes_follow_their_datelines() -> None:
     )
     # Before, each left a lone marker ("[13]") in the text and its words among the notes.
     assert not [p for p in paragraphs if re.fullmatch(r"\[\d+\]", p)]
-    notes = out[out.index("\n\nNotes\n\n") :]
-    assert "source text not declassified" not in notes
+    assert len([p for p in paragraphs if p.startswith("[Source: ")]) == 17
+    assert not [p for p in paragraphs if re.match(r"\[\d+\] \[Source: ", p)]  # numbered
     page = lxml.html.fromstring(to_html(doc))
     in_text = page.xpath("//div[@id='tk-text']//div[contains(concat(' ', @class, ' '), ' note ')]")
     assert len(in_text) == 17

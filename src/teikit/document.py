@@ -81,6 +81,16 @@ class TeiDocument:
                 index.setdefault(value, el)
         return index
 
+    @cached_property
+    def note_places(self) -> dict[etree._Element, etree._Element] | None:
+        """Where notes numbered anew in each division go: see :mod:`teikit.convert.notes`.
+        Kept, since the text and the HTML of one document both ask."""
+        # Imported here: teikit.convert imports this module.
+        from teikit.convert.notes import note_places
+        from teikit.convert.text import body_of
+
+        return note_places(body_of(self))
+
     def resolve(self, pointer: str) -> etree._Element | None:
         """The element a same-document pointer (``#id``) names, else None."""
         pointer = pointer.strip()

@@ -31,12 +31,17 @@ import stat
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import unquote, urljoin, urlsplit
 
 from lxml import etree
 
 from teikit.diagnostics import Diagnostic, Severity
+
+if TYPE_CHECKING:
+    from lxml.etree import ParserTarget
+
+_T = TypeVar("_T")
 
 #: Files larger than this are refused unless the caller raises the limit.
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
@@ -290,6 +295,18 @@ def base_url_of(path: Path) -> str | None:
         return path.resolve().as_uri()
     except (OSError, RuntimeError, ValueError):
         return None
+
+
+def scan_file(path: Path, target: ParserTarget[_T], *, huge_tree: bool, chunk: int) -> _T:
+    """Feed the file to ``target``'s ``start``/``end`` through the safe parser, building no
+    tree (for a pass that only counts); what its ``close`` returns. Every request for an
+    external resource gets nothing."""
+    parser = etree.XMLParser(target=target, huge_tree=huge_tree, **_SAFE_SETTINGS)
+    parser.resolvers.add(_Gate())
+    with path.open("rb") as handle:
+        while data := handle.read(chunk):
+            parser.feed(data)
+    return parser.close()
 
 
 def make_parser(

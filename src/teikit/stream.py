@@ -31,30 +31,43 @@ from __future__ import annotations
 import os
 import tempfile
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TextIO
+from typing import IO, TYPE_CHECKING, TextIO, cast
 
 from lxml import etree
 
 from teikit.convert.blocks import ITEMS, NOTES, between_blocks, in_place, is_block
+from teikit.convert.notes import DIVISIONS, NoteLevels, division_at
 from teikit.convert.text import (
     TextOptions,
     _inline_end,
     _inline_start,
+    _notes_blocks,
     _Sink,
     _wrap,
     header_citation,
+    note_block,
     omission,
     to_text,
 )
 from teikit.convert.walk import walk
 from teikit.document import TeiDocument
 from teikit.errors import InputError
-from teikit.loading import Document, LoadOptions, base_url_of, display_name, pull_parser
+from teikit.loading import (
+    Document,
+    LoadOptions,
+    base_url_of,
+    display_name,
+    pull_parser,
+    scan_file,
+)
 from teikit.loading import load as load_file
 from teikit.xmlutil import tei
+
+if TYPE_CHECKING:
+    from lxml.etree import ParserTarget
 
 __all__ = ["stream_text"]
 
@@ -109,8 +122,9 @@ def stream_text(
 def _stream(
     path: Path, shown: str, out: TextIO, options: TextOptions, load: LoadOptions, spool: IO[str]
 ) -> None:
+    level = _note_level(path, load) if options.notes == "end" else None
     parser = _pull_parser(load, path)
-    renderer = _Streamer(path, shown, out, options, spool)
+    renderer = _Streamer(path, shown, out, options, spool, level)
     with path.open("rb") as handle:
         while chunk := handle.read(CHUNK):
             parser.feed(chunk)
@@ -118,6 +132,57 @@ def _stream(
         parser.close()
     renderer.events(parser.read_events())
     renderer.close()
+
+
+def _note_level(path: Path, load: LoadOptions) -> int | None:
+    """The depth of the divisions notes follow, as :func:`teikit.convert.notes.note_places`
+    finds it in the tree: a first pass over the file that builds no tree."""
+    target = cast("ParserTarget[int | None]", _NoteScan())  # start, end and close suffice
+    return scan_file(path, target, huge_tree=load.huge_tree, chunk=CHUNK)
+
+
+class _NoteScan:
+    """Parser target: each collected note's ``@n`` and the divisions around it (known by
+    the order they start in), under the root and under its first ``text`` child."""
+
+    def __init__(self) -> None:
+        self.everywhere, self.in_text = NoteLevels(), NoteLevels()
+        self.depth = 0  # elements open
+        self.started = 0  # elements started
+        self.chain: list[int] = []  # the open divisions outside notes...
+        self.depths: list[int] = []  # ...and the depth each stands at
+        self.notes_open = 0
+        self.text_seen = self.inside_text = False
+
+    def start(self, tag: str, attrib: Mapping[str, str]) -> None:
+        depth, self.depth, self.started = self.depth, self.depth + 1, self.started + 1
+        if depth == 1 and tag == TEXT and not self.text_seen:
+            self.text_seen = self.inside_text = True
+        if tag in NOTES:
+            if not in_place(attrib):
+                label = attrib.get("n")
+                self.everywhere.add(label, self.chain)
+                if self.inside_text:
+                    self.in_text.add(label, self.chain[1:])  # below the text itself
+            self.notes_open += 1
+        elif tag in DIVISIONS and depth and not self.notes_open:
+            self.chain.append(self.started)
+            self.depths.append(depth)
+
+    def end(self, tag: str) -> None:
+        self.depth -= 1
+        if tag in NOTES:
+            self.notes_open -= 1
+        elif self.depths and self.depths[-1] == self.depth:
+            self.depths.pop()
+            division = self.chain.pop()
+            self.everywhere.close(division)
+            self.in_text.close(division)
+        if self.depth == 1:
+            self.inside_text = False
+
+    def close(self) -> int | None:
+        return (self.in_text if self.text_seen else self.everywhere).level()
 
 
 class _NeedsTree(Exception):
@@ -174,6 +239,14 @@ class _Render:
     notes: deque[tuple[str, _Sink]] = field(default_factory=deque)
     ended: set[int] = field(default_factory=set)
     counter: int = 0
+    #: The depth of the divisions notes follow (``_note_level``), None: the text.
+    level: int | None = None
+    #: The open divisions outside notes, the notes open, and the notes held back until
+    #: their division ends (as ``render_text`` finds them in the tree: notes.py).
+    divisions: list[etree._Element] = field(default_factory=list)
+    notes_open: int = 0
+    held: dict[etree._Element, list[tuple[str, _Sink]]] = field(default_factory=dict)
+    started: bool = False
     #: What the text leaves out (see :func:`teikit.convert.text.omission`).
     skip: Callable[[etree._Element], bool] = field(init=False)
 
@@ -189,7 +262,11 @@ class _Render:
         options = self.options
         sink = self.stack[-1]
         tag = el.tag
+        if self.level is not None:
+            self.place(kind, el, tag)
         if tag in NOTES and options.notes != "omit" and not in_place(el):
+            # The division the note follows (unchanged while it is open), None: the text.
+            division = division_at(self.divisions, self.level) if self.level else None
             if kind == "start":
                 self.counter += 1
                 label = el.get("n") or str(self.counter)
@@ -198,14 +275,18 @@ class _Render:
                 else:
                     sink.line.append(f"[{label}]")
                     note_sink = _Sink()
-                    self.notes.append((label, note_sink))
+                    if division is None:
+                        self.notes.append((label, note_sink))
+                    else:
+                        self.held.setdefault(division, []).append((label, note_sink))
                     self.stack.append(note_sink)
             elif options.notes == "inline":
                 sink.line.append("] ")
             else:
                 ended = self.stack.pop()
                 ended.flush()
-                self.ended.add(id(ended))
+                if division is None:  # only notes in ``notes`` are looked up in ``ended``
+                    self.ended.add(id(ended))
             return
         parent = el.getparent()
         rule = options.rules.match(el)
@@ -218,6 +299,8 @@ class _Render:
             if kind == "end" and rule is not None:
                 sink.line.append(rule.after)
             sink.flush()
+            if kind == "end" and self.held and el in self.held:  # its notes follow it
+                self.main.blocks.extend(_notes_blocks(self.held.pop(el)))
             if kind == "start":
                 if tag in ITEMS:
                     sink.prefix = "- "
@@ -228,6 +311,18 @@ class _Render:
             sink.line.append(rule.before if rule is not None else _inline_start(el, options))
         else:
             sink.line.append(rule.after if rule is not None else _inline_end(el))
+
+    def place(self, kind: str, el: etree._Element, tag: object) -> None:
+        """Keep ``divisions`` and ``notes_open`` (the first element is the root: no
+        division of its own)."""
+        first, self.started = not self.started, True
+        if tag in NOTES:
+            self.notes_open += 1 if kind == "start" else -1
+        elif tag in DIVISIONS and not self.notes_open and not first:
+            if kind == "start":
+                self.divisions.append(el)
+            elif self.divisions and self.divisions[-1] is el:
+                self.divisions.pop()
 
     def subtree(self, root: etree._Element) -> None:
         """Render a whole (buffered) element as ``render_text`` walks it."""
@@ -242,13 +337,20 @@ class _Streamer:
     """Turns pull-parser events into ``walk`` events, and blocks into output."""
 
     def __init__(
-        self, path: Path, shown: str, out: TextIO, options: TextOptions, spool: IO[str]
+        self,
+        path: Path,
+        shown: str,
+        out: TextIO,
+        options: TextOptions,
+        spool: IO[str],
+        level: int | None = None,
     ) -> None:
         self.path = path
         self.shown = shown
         self.out = out
         self.options = options
-        self.render = _Render(options)
+        self.level = level
+        self.render = _Render(options, level=level)
         self.frames: list[_Frame] = []
         self.root: etree._Element | None = None
         #: Rendering the root (no ``text`` child seen yet) or its ``text`` child.
@@ -322,7 +424,7 @@ class _Streamer:
             # root.find(text): the first text child is all that is read.
             self.in_text = True
             self.committed = True
-            self.render = _Render(self.options)
+            self.render = _Render(self.options, level=self.level)
             self.waiting.clear()
             parent.mode = _SKIP
             return _ACTIVE
@@ -395,9 +497,9 @@ class _Streamer:
         self.written = True
 
     def spool_note(self, label: str, sink: _Sink) -> None:
-        head = f"[{label}] "
-        pieces = [b.prefix + b.text for b in sink.blocks]
-        self.spool.write("\n\n" + _wrap(head + " ".join(pieces), self.options.width, len(head)))
+        note = note_block(label, sink)
+        hanging = len(note.prefix)
+        self.spool.write("\n\n" + _wrap(note.prefix + note.text, self.options.width, hanging))
         self.note_count += 1
 
     def close(self) -> None:
@@ -409,6 +511,9 @@ class _Streamer:
             self.citation = []
         self.drain()
         self.flush()
+        for left in self.render.held.values():  # a division shown inline: after the text
+            for label, sink in left:
+                self.spool_note(label, sink)
         if self.note_count:
             self.block("Notes", 0)
             self.spool.seek(0)

@@ -10,7 +10,7 @@ line break, cells apart). Every name is in the same sets, so no lookup is added.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from lxml import etree
 
@@ -101,11 +101,12 @@ def parent_tag(el: etree._Element) -> object:
     return parent.tag if parent is not None else None
 
 
-def in_place(note: etree._Element) -> bool:
+def in_place(note: etree._Element | Mapping[str, str]) -> bool:
     """Whether a note stays where it stands in the text instead of being numbered and
     collected after it: ``place="inline"`` in TEI's terms, or ``rend="inline"``, which
     the FRUS volumes use for the source notes of documents not declassified and which
-    the TEI Stylesheets read the same way. Only asked of notes (a few per document)."""
+    the TEI Stylesheets read the same way. Only asked of notes (a few per document);
+    ``note`` may be its attributes alone."""
     for attr in ("place", "rend"):
         value = note.get(attr)
         if value and "inline" in value.split():

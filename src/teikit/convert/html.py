@@ -480,6 +480,10 @@ class _Renderer:
         self.rules = state.options.rules if state.options.rules.rules else None
         #: :func:`_shape` per (TEI tag, TEI parent tag): asked once, not once per element
         self.shapes: dict[tuple[object, object], tuple[str | None, str, str]] = {}
+        #: the division each note follows, when notes are numbered anew in each (notes.py),
+        #: and the notes waiting for the end of their division: both empty as a rule
+        self.places: dict[etree._Element, etree._Element] = {}
+        self.held: dict[etree._Element, list[etree._Element]] = {}
 
     # -- the walk ------------------------------------------------------------------------
 
@@ -508,6 +512,7 @@ class _Renderer:
 
         rules = self.rules
         self.stack, self.splits = [target], [None]
+        self.places = self.state.doc.note_places or {}
         stack, add_text, start, end = self.stack, self.add_text, self.start, self.end
         # The open TEI elements and their names: the last is the parent of what starts
         # (getparent() and .tag build a new Python object at every call).
@@ -534,6 +539,8 @@ class _Renderer:
                 parents.pop()
                 end(el, tags.pop())
                 after_end = True
+        for left in self.held.values():  # a division that was not a block: after the text
+            self.state.notes.extend(left)
 
     def gloss_list(self, el: etree._Element | None) -> bool:
         """:func:`_is_gloss_list`, remembered per list."""
@@ -579,6 +586,8 @@ class _Renderer:
         rule = self.rules.match(el) if self.rules is not None else None
         if rule is not None and rule.after:
             _append_text(node, rule.after)
+        if self.held and el in self.held:  # the division's own notes follow it
+            self.attach(node, self.notes_section(self.held.pop(el)))
         if tag in _DIVS:
             self.headed.pop()
         if split is not None:
@@ -957,7 +966,7 @@ class _Renderer:
     def open_note(self, el: etree._Element) -> etree._Element:
         """Put the marker where the note stands; its content goes into the endnotes."""
         state = self.state
-        number = len(state.notes) + 1
+        number = len(state.note_refs) + 1
         label = el.get("n") or str(number)
         note_id = state.new_id(el.get(XML_ID), f"tk-note-{number}")
         ref_id = state.fresh(f"tk-noteref-{number}")
@@ -978,8 +987,22 @@ class _Renderer:
         if lang != self.page_lang and lang is not None and (lang == "" or _LANG.match(lang)):
             item.set("lang", lang)
         etree.SubElement(item, "span", _cls("note-label")).text = f"{label}. "
-        state.notes.append(item)
+        division = self.places.get(el) if self.places else None
+        if division is None:
+            state.notes.append(item)
+        else:
+            self.held.setdefault(division, []).append(item)
         return item
+
+    def notes_section(self, items: list[etree._Element]) -> etree._Element:
+        """A division's notes, headed one level below the division's own heading."""
+        level = TOP_HEADING + sum(self.headed)
+        heading_id = self.state.fresh("tk-notes-h")
+        section = _element("section", {"class": "notes", "role": "doc-endnotes"})
+        section.set("aria-labelledby", heading_id)
+        etree.SubElement(section, f"h{min(level, 6)}", id=heading_id).text = "Notes"
+        etree.SubElement(section, "ol").extend(items)
+        return section
 
     def close_note(self, el: etree._Element, item: etree._Element) -> None:
         """Label first and back link last, inside the note's first and last paragraphs."""

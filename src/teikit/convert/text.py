@@ -253,6 +253,11 @@ def render_text(
     stack: list[_Sink] = [main]
     notes: list[tuple[str, _Sink]] = []
     counter = 0
+    root = body_of(doc)
+    # Where notes numbered anew in each division go (notes.py), and those waiting for
+    # the end of their division: both empty in the usual case.
+    places = (doc.note_places if options.notes == "end" else None) or {}
+    waiting: dict[etree._Element, list[tuple[str, _Sink]]] = {}
 
     skip = omission(options.rules, options.diplomatic, options.notes == "omit")
 
@@ -260,7 +265,7 @@ def render_text(
     opened: list[tuple[bool, Rule | None]] = []
     notes_mode = options.notes
     match = options.rules.match if options.rules.rules else None
-    for kind, el, text in walk(body_of(doc), skip):
+    for kind, el, text in walk(root, skip):
         sink = stack[-1]
         if kind == "text":
             sink.line.append(text)
@@ -275,7 +280,11 @@ def render_text(
                 else:
                     sink.line.append(f"[{label}]")
                     note_sink = _Sink()
-                    notes.append((label, note_sink))
+                    division = places.get(el) if places else None
+                    if division is None:
+                        notes.append((label, note_sink))
+                    else:
+                        waiting.setdefault(division, []).append((label, note_sink))
                     stack.append(note_sink)
             elif notes_mode == "inline":
                 sink.line.append("] ")
@@ -313,6 +322,8 @@ def render_text(
             if rule is not None:
                 sink.line.append(rule.after)
             sink.flush()
+            if waiting and el in waiting:  # the division's own notes follow it
+                main.blocks.extend(_notes_blocks(waiting.pop(el)))
             continue
         if track is not None and track(el):
             sink.mark(el, False)
@@ -321,6 +332,8 @@ def render_text(
         elif tag in _MARKS:
             sink.line.append(_MARKS[tag][1])
     main.flush()
+    for left in waiting.values():  # a division shown inline: its notes follow the text
+        notes.extend(left)
     if options.header:
         citation = header_citation(doc)
         if citation:
@@ -342,26 +355,33 @@ def render_text(
         parts.append(wrapped)
         offset += len(wrapped)
 
-    for block in main.blocks:
+    for block in (*main.blocks, *_notes_blocks(notes)):
         emit(block.prefix + block.text, block.marks, len(block.prefix), len(block.prefix))
-    if notes:
-        emit("Notes", [], 0, 0)
-        for label, note_sink in notes:
-            head = f"[{label}] "
-            pieces: list[str] = []
-            marks: list[tuple[etree._Element, int, int]] = []
-            at = len(head)
-            for block in note_sink.blocks:
-                if pieces:
-                    at += 1
-                marks.extend(
-                    (el, at + len(block.prefix) + a, at + len(block.prefix) + b)
-                    for el, a, b in block.marks
-                )
-                pieces.append(block.prefix + block.text)
-                at += len(block.prefix) + len(block.text)
-            emit(head + " ".join(pieces), marks, 0, len(head))
     return TextRender("".join(parts) + "\n", tuple(spans))
+
+
+def _notes_blocks(notes: list[tuple[str, _Sink]]) -> list[_Block]:
+    """The heading and the notes, as blocks of the main text (none without notes)."""
+    if not notes:
+        return []
+    return [_Block("", "Notes", []), *(note_block(label, sink) for label, sink in notes)]
+
+
+def note_block(label: str, sink: _Sink) -> _Block:
+    """One note as a paragraph: ``[label]`` and its paragraphs run together, wrapped lines
+    hanging under the text."""
+    pieces: list[str] = []
+    marks: list[tuple[etree._Element, int, int]] = []
+    at = 0
+    for block in sink.blocks:
+        if pieces:
+            at += 1
+        marks.extend(
+            (el, at + len(block.prefix) + a, at + len(block.prefix) + b) for el, a, b in block.marks
+        )
+        pieces.append(block.prefix + block.text)
+        at += len(block.prefix) + len(block.text)
+    return _Block(f"[{label}] ", " ".join(pieces), marks)
 
 
 def page_label(el: etree._Element) -> str:
