@@ -1044,6 +1044,16 @@ def _fold(text: str) -> str:
     if "\n" in text or "  " in text or "\t" in text or "\r" in text:
         if not text.strip(" \t\r\n"):
             return " "  # the indentation between elements: most texts of a TEI file
+        if "\t" not in text and "\r" not in text:
+            # Most others are lines of words and the indentation around their breaks:
+            # the lines joined, each without its spaces at either end, is the folded
+            # text unless a line holds a run of spaces itself. (Splitting into words,
+            # and searching for the spaces str.split would also split at, cost twice
+            # as much; neither is needed here, and a no-break space stays as it is.)
+            body = " ".join([s for line in text.split("\n") if (s := line.strip(" "))])
+            if "  " not in body:
+                head = " " if text[0] in _XML_SPACE else ""
+                return head + body + " " if text[-1] in _XML_SPACE else head + body
         # ASCII text needs no search: the other whitespace str.split knows (\x0b, \x0c,
         # \x1c-\x1f) cannot stand in XML 1.0 at all.
         if not text.isascii() and _NOT_XML_SPACE.search(text) is not None:
