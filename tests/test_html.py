@@ -663,3 +663,49 @@ def test_the_index_sorts_persons_by_surname() -> None:
     persons = [dt.text for dt in page.xpath("//section[@id='tk-index']/dl[1]/dt")]
     assert persons[:3] == ["William P. Bundy", "Robert A. Fearey", "Robert S. McNamara"]
     assert persons.index("Edwin O. Reischauer") < persons.index("Dean Rusk")
+
+
+# --- blocks that split a paragraph and are split themselves ---------------------------------
+
+
+def _fragment_of(tmp_path: Path, body: str) -> lxml.html.HtmlElement:
+    source = tmp_path / "split.xml"
+    source.write_text(
+        f'<TEI xmlns="http://www.tei-c.org/ns/1.0"><text><body>{body}</body></text></TEI>',
+        "utf-8",
+    )
+    return lxml.html.fragment_fromstring(_render(source, HtmlOptions(fragment=True)))
+
+
+@pytest.mark.parametrize(
+    ("body", "blocks"),
+    [
+        # The paragraph and the dateline are both empty when the table splits them.
+        ("<div><p><docDate><table/></docDate> AFTER</p></div>", ["table", "p: AFTER"]),
+        ("<div><p>B<docDate><table/></docDate> AFTER</p></div>", ["p: B", "table", "p: AFTER"]),
+        (
+            "<div><p><docDate>D<table/></docDate> AFTER</p></div>",
+            ["p: D", "table", "p: AFTER"],
+        ),
+        (
+            "<sp><p><docDate><table/></docDate> A <signed>S1 <opener>OP</opener> S2</signed> E</p>"
+            "</sp>",
+            ["table", "p: A", "p: S1", "div: OP", "p: S2", "p: E"],
+        ),
+    ],
+)
+def test_a_block_split_inside_a_block_that_split_a_paragraph_loses_nothing(
+    tmp_path: Path, body: str, blocks: list[str]
+) -> None:
+    """A paragraph resumed after the block that split it, even when that block (a
+    dateline) was split by a table itself: the paragraph resumed inside a detached
+    element, and every word after the table was lost ("AFTER", "A S1 OP S2 E")."""
+    holder = _fragment_of(tmp_path, body).xpath("//div[@id='tk-text']/div/div")[0]
+    got = [
+        f"{child.tag}: {' '.join(child.text_content().split())}"
+        if child.text_content().strip()
+        else child.tag
+        for child in holder
+    ]
+    assert got == blocks
+

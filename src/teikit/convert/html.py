@@ -598,7 +598,11 @@ class _Renderer:
             for attr in ("class", "lang"):
                 if para.get(attr):
                     cont.set(attr, para.get(attr, ""))
-            placed.addnext(cont)
+            # A block that was split itself (a table in a dateline in a paragraph) ends
+            # in its own continuation, after what split it: the paragraph resumes after
+            # that. Its first piece may be gone by then (it was empty when split).
+            last_piece = node in self.continuations and node.getparent() is not None
+            (node if last_piece else placed).addnext(cont)
             self.continuations.add(cont)
             self.stack[index] = cont
         elif tag == _SUPPLIED or (tag == NOTE and not between_blocks(parent_tag(el))):
