@@ -121,6 +121,12 @@ def test_no_word_lost(path: Path) -> None:
     assert main is not None
     lost = _lost(source_words(doc, diplomatic=True), html_text(main))
     assert not lost, f"html: {sorted(lost.items())[:10]}"
+    # Every in-page link leads somewhere (the converter checks only the links made from
+    # the source's pointers, trusting the page's own: this checks them all).
+    ids = html.xpath("//@id")
+    assert len(ids) == len(set(ids))
+    targets = {str(h)[1:] for h in html.xpath("//a/@href") if str(h).startswith("#")}
+    assert targets <= set(ids), sorted(targets - set(ids))[:10]
 
 
 @pytest.mark.parametrize("path", OTHER_FILES, ids=lambda p: p.name)

@@ -709,3 +709,20 @@ def test_a_block_split_inside_a_block_that_split_a_paragraph_loses_nothing(
     ]
     assert got == blocks
 
+
+def test_a_link_to_what_was_not_rendered_becomes_a_span(tmp_path: Path) -> None:
+    """Links are looked at one by one only when a source pointer's target may be missing:
+    an id of the header (never rendered), or one of the page's own that is not there."""
+    source = tmp_path / "links.xml"
+    source.write_text(
+        '<TEI xmlns="http://www.tei-c.org/ns/1.0"><teiHeader><fileDesc><titleStmt>'
+        '<title xml:id="t">T</title></titleStmt></fileDesc>'
+        '<notesStmt><note xml:id="tk-notes">not rendered</note></notesStmt></teiHeader>'
+        '<text><body><p xml:id="here">See <ref target="#t">the title</ref>, '
+        '<ref target="#tk-notes">the notes</ref> and <ref target="#here">here</ref>.</p>'
+        "</body></text></TEI>",
+        "utf-8",
+    )
+    page = lxml.html.document_fromstring(_render(source))
+    assert [a.text for a in page.xpath("//div[@id='tk-text']//a")] == ["here"]
+    assert [s.text for s in page.xpath("//span[@class='ref']")] == ["the title", "the notes"]
