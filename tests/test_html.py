@@ -9,7 +9,6 @@ import random
 import re
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import lxml.html
@@ -369,16 +368,14 @@ def test_fragment_is_one_div_without_style_or_shell() -> None:
     assert _headings(frag)[0] == 2
 
 
-def test_large_volume_renders_fast() -> None:
-    """The 2 MB FRUS volume renders well under a second (bound here with room for CI)."""
+def test_large_volume_renders() -> None:
+    """The 2 MB FRUS volume renders whole. (How fast is benchmarks/convert.py's business:
+    no timed tests.)"""
     loaded = load(shared_path("corpus", "frus", "frus1964-68v29p2.xml"))
     assert loaded.document is not None
-    doc = TeiDocument(loaded.document)
-    start = time.process_time()
-    html = to_html(doc)
-    elapsed = time.process_time() - start
+    html = to_html(TeiDocument(loaded.document))
     assert len(html) > 1_000_000
-    assert elapsed < 3.0, f"{elapsed:.2f}s"
+    assert html.rstrip().endswith("</html>")
 
 
 # --- random TEI trees: HTML's content models hold whatever the nesting ---------------------
