@@ -723,3 +723,30 @@ def test_a_link_to_what_was_not_rendered_becomes_a_span(tmp_path: Path) -> None:
     page = lxml.html.document_fromstring(_render(source))
     assert [a.text for a in page.xpath("//div[@id='tk-text']//a")] == ["here"]
     assert [s.text for s in page.xpath("//span[@class='ref']")] == ["the title", "the notes"]
+
+
+@pytest.mark.parametrize(
+    ("figure", "shown"),
+    [
+        # The graphic's own desc is its label; the figure's figDesc is rendered too.
+        (
+            '<graphic url="https://x.example/a.png"><desc>Photo</desc></graphic>'
+            "<figDesc>A long description</figDesc>",
+            ["[Image: Photo]", "A long description"],
+        ),
+        # The first figDesc labels the graphic; a second one is rendered.
+        (
+            '<graphic url="https://x.example/a.png"/><figDesc>First</figDesc>'
+            "<figDesc>Second</figDesc>",
+            ["[Image: First]", "Second"],
+        ),
+        ('<graphic url="https://x.example/a.png"/><figDesc>Only</figDesc>', ["[Image: Only]"]),
+    ],
+)
+def test_every_description_of_a_figure_is_shown(
+    tmp_path: Path, figure: str, shown: list[str]
+) -> None:
+    """A figDesc was left out whenever its figure had a graphic, though the graphic's link
+    is labelled by the graphic's own desc when it has one, and by the first figDesc only."""
+    page = _fragment_of(tmp_path, f"<figure>{figure}</figure>")
+    assert [el.text_content() for el in page.xpath("//figure/*")] == shown

@@ -496,12 +496,8 @@ class _Renderer:
         def skip(el: etree._Element) -> bool:
             tag = el.tag
             if tag in (_DESC, _FIGDESC):
-                # A graphic's description (a figure's, when it has a graphic) is the label
-                # of the graphic's link.
                 parent = el.getparent()
-                if parent is not None and (
-                    parent.tag == _GRAPHIC if tag == _DESC else parent.find(_GRAPHIC) is not None
-                ):
+                if parent is not None and _labels_a_graphic(el, tag, parent):
                     return True
             if rules is not None:
                 rule = rules.match(el)
@@ -1221,6 +1217,20 @@ def _headword(item: etree._Element) -> etree._Element | None:
 
 def _has_block_child(el: etree._Element) -> bool:
     return any(is_block(c.tag, el.tag) or c.tag in CONTAINERS for c in el if isinstance(c.tag, str))
+
+
+def _labels_a_graphic(el: etree._Element, tag: object, parent: etree._Element) -> bool:
+    """Whether :func:`_graphic` takes this ``desc`` or ``figDesc`` as the label of a
+    graphic's link (it is then not rendered a second time): a graphic's first ``desc``,
+    or a figure's first ``figDesc`` when one of its graphics has no ``desc``. Any other
+    description is rendered where it stands, so that no word of it is lost."""
+    if tag == _DESC:
+        return parent.tag == _GRAPHIC and parent.find(_DESC) is el
+    return (
+        parent.tag == _FIGURE
+        and parent.find(_FIGDESC) is el
+        and any(g.find(_DESC) is None for g in parent.iterchildren(_GRAPHIC))
+    )
 
 
 def _graphic(el: etree._Element) -> etree._Element:
