@@ -71,3 +71,33 @@ def test_configuration_of_a_file_in_a_linked_folder(tree: Path) -> None:
             assert config is not None and config.ignore == ("x/*",), name
     finally:
         clear_configs()
+
+
+def test_a_batch_resolves_each_output_folder_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each output's path was resolved from the root, every folder above it asked again
+    for every output; a run now asks once per folder, and still writes through links."""
+    from teikit.batch import BatchOptions, run_batch
+
+    source = tmp_path / "in"
+    source.mkdir()
+    for i in range(30):
+        (source / f"d{i}.xml").write_text(
+            '<TEI xmlns="http://www.tei-c.org/ns/1.0"><text><body><p>x</p></body></text></TEI>'
+        )
+    (tmp_path / "real-out").mkdir()
+    (tmp_path / "out").symlink_to(tmp_path / "real-out")
+    calls: list[str] = []
+    realpath = os.path.realpath
+
+    def counting(path: str | os.PathLike[str], *args: object, **kwargs: object) -> str:
+        calls.append(os.fspath(path))
+        return realpath(path)
+
+    monkeypatch.setattr(os.path, "realpath", counting)
+    result = run_batch(source, tmp_path / "out", BatchOptions(formats=("text", "html"), jobs=1))
+    assert len(result.written) == 61  # 30 texts, 30 pages and the index
+    outputs = [c for c in calls if c.startswith(os.fspath(tmp_path / "out"))]
+    assert len(outputs) < 10, outputs
+    assert sorted(p.name for p in (tmp_path / "real-out").iterdir())[:2] == ["d0.html", "d0.txt"]

@@ -166,6 +166,7 @@ def _one(
     out: Path,
     options: BatchOptions,
     inputs: frozenset[Path],
+    run: str = "",
 ) -> _Done:
     """Load once; validate (when asked); write every format; never raise for the file."""
     loaded = load_input(path, options.convert.load)
@@ -199,7 +200,7 @@ def _one(
         try:
             text = convert_document(tei_doc, fmt, options.convert)
             target = _target(out, rels[path], fmt)
-            write_output(target, text, protect=inputs)
+            write_output(target, text, protect=inputs, real=_output_paths(run))
             written.append(target)
         except OutputError as exc:
             failed = True
@@ -220,6 +221,19 @@ def _one(
             )
     title = tei_doc.title if str(doc.root.tag).startswith(f"{{{TEI_NS}}}") else None
     return _Done(FileResult(doc.display, tuple(sorted(diags))), tuple(written), title, failed)
+
+
+_RUN_PATHS: list[tuple[str, RealPaths]] = []
+
+
+def _output_paths(run: str) -> RealPaths:
+    """The resolver of one run's outputs in this process (a worker's, or the run's own):
+    each output folder resolved once, not every folder above every output. Made where
+    the writing happens, so a worker on another machine never uses the client's answers;
+    a new run starts afresh."""
+    if not _RUN_PATHS or _RUN_PATHS[0][0] != run or not run:
+        _RUN_PATHS[:] = [(run, RealPaths())]
+    return _RUN_PATHS[0][1]
 
 
 def _crashed(path: Path, reason: str) -> _Done:
@@ -276,7 +290,14 @@ def run_batch(
         progress=None,
         validate=replace(checking, executor=None, progress=None) if checking else None,
     )
-    work = functools.partial(_one, rels=dict(pairs), out=out, options=work_options, inputs=inputs)
+    work = functools.partial(
+        _one,
+        rels=dict(pairs),
+        out=out,
+        options=work_options,
+        inputs=inputs,
+        run=os.urandom(8).hex(),
+    )
     try:
         done = map_files(
             work, files, options.jobs, crashed=_crashed, executor=executor, progress=progress

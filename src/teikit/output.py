@@ -24,7 +24,7 @@ import signal
 import stat
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import FrameType
 
@@ -192,15 +192,20 @@ def safe_keyboard_interrupt() -> Iterator[None]:
 
 
 def write_atomic(
-    path: Path, text: str, *, protect: tuple[Path, ...] | frozenset[Path] = ()
+    path: Path,
+    text: str,
+    *,
+    protect: tuple[Path, ...] | frozenset[Path] = (),
+    real: Callable[[Path], str] = os.path.realpath,
 ) -> None:
     """Write ``text`` to a temporary file beside ``path`` and rename it into place.
 
     ``protect`` lists inputs that must never be overwritten (``-o`` pointing at the
     source). A frozenset is taken to hold resolved paths already (batch runs pass one, so
-    that thousands of writes do not resolve thousands of inputs each).
+    that thousands of writes do not resolve thousands of inputs each). ``real`` resolves
+    ``path`` (a run's :class:`~teikit.paths.RealPaths` resolves each folder once).
     """
-    target = Path(os.path.realpath(path))
+    target = Path(real(path))
     if isinstance(protect, frozenset):
         clash = target in protect
     else:

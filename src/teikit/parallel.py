@@ -706,7 +706,11 @@ def load_input(path: Path, options: LoadOptions | None = None) -> LoadResult:
 
 
 def write_output(
-    path: Path, text: str, *, protect: tuple[Path, ...] | frozenset[Path] = ()
+    path: Path,
+    text: str,
+    *,
+    protect: tuple[Path, ...] | frozenset[Path] = (),
+    real: Callable[[Path], str] = os.path.realpath,
 ) -> None:
     """:func:`teikit.output.write_atomic` for work functions run through :func:`map_files`.
 
@@ -717,7 +721,7 @@ def write_output(
     shipment = _SHIPMENT.get()
     if shipment is None:
         with holding_signals():  # written and counted, or neither
-            write_atomic(path, text, protect=protect)
+            write_atomic(path, text, protect=protect, real=real)
             _count_output()
         return
     target = _on_client(path, shipment.cwd)
