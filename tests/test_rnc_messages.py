@@ -225,3 +225,29 @@ def test_the_command_line_reports_without_a_traceback(
 def test_valid_compact_schemas_still_compile() -> None:
     compiled = compile_rnc(FIXTURES / "resolve" / "site" / "schemas" / "letter.rnc")
     assert compiled.schema.endswith("letter.rnc")
+
+
+def test_findings_name_the_schema_as_given_not_its_compiled_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each finding's schema (the JSON report's ``schema``) was the cached .rng converted
+    from the .rnc for a compact schema, and an absolute path for a .rng given relative:
+    it is now the schema as the project names it, shown as files are."""
+    _write(
+        tmp_path,
+        {
+            "s.rnc": "start = element TEI { element p { text }* }\n",
+            "t.xml": "<TEI><p>x</p><q/></TEI>",
+        },
+    )
+    (tmp_path / "s.rng").write_text(
+        '<grammar xmlns="http://relaxng.org/ns/structure/1.0"><start><element name="TEI">'
+        '<zeroOrMore><element name="p"><text/></element></zeroOrMore></element></start>'
+        "</grammar>",
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(tmp_path)
+    for schema in ("s.rnc", "s.rng"):
+        run = validate("t.xml", ValidateOptions(schemas=(Path(schema),)))
+        found = [d for r in run.results for d in r.diagnostics if d.code.startswith("rng.")]
+        assert found and {d.schema for d in found} == {schema}

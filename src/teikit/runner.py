@@ -179,6 +179,9 @@ def check_document(
     no file can be checked; one a file names is that file's finding.
     """
     for ref in refs:
+        # Findings name the schema as the project does (a path shown as files are, or
+        # the URL), never the copy an engine compiled (a cached .rng converted from .rnc).
+        shown = ref.location if ref.is_remote else display_name(Path(ref.location))
         if ref.origin != "option" and not ref.is_remote and not ref.path.is_file():
             yield Diagnostic(
                 doc.display,
@@ -187,7 +190,7 @@ def check_document(
                 Severity.ERROR,
                 "schema.unavailable",
                 f"schema {ref.location} named by {ref.origin} does not exist",
-                schema=ref.location,
+                schema=shown,
             )
             continue
         try:
@@ -203,7 +206,7 @@ def check_document(
                 Severity.ERROR,
                 "schema.unavailable",
                 str(exc),
-                schema=ref.location,
+                schema=shown,
             )
             continue
         except SchemaError as exc:
@@ -216,10 +219,11 @@ def check_document(
                 Severity.ERROR,
                 "schema.unusable",
                 str(exc),
-                schema=ref.location,
+                schema=shown,
             )
             continue
-        yield from compiled.check(doc)
+        for diag in compiled.check(doc):
+            yield diag if diag.schema == shown else replace(diag, schema=shown)
 
 
 def _prepared(ref: SchemaRef, resolve: ResolveOptions) -> tuple[Path, str]:
