@@ -138,10 +138,62 @@ def test_a_reader_that_stops_early_is_not_an_error() -> None:
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr
 
 
-def test_standard_input_is_not_taken_for_a_folder() -> None:
-    """'-' was answered with '- is a folder or a pattern: converting it needs -o'."""
-    code, _, err = run("convert", "-", "--to", "text")
-    assert code == 2 and "not standard input ('-')" in err
+def run_with_input(data: bytes, *args: str) -> tuple[int, str, str]:
+    """:func:`run` with ``data`` on standard input."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "teikit", *args],
+        input=data,
+        capture_output=True,
+        check=False,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    return proc.returncode, proc.stdout.decode(), proc.stderr.decode()
+
+
+def test_standard_input_converts_as_the_file_would() -> None:
+    code, out, err = run_with_input(LETTER.read_bytes(), "convert", "-", "--to", "text")
+    assert code == 0 and err == ""
+    assert out == run("convert", str(LETTER), "--to", "text")[1]
+
+
+def test_standard_input_validates_as_the_file_it_names() -> None:
+    """An editor pipes its unsaved buffer: findings name the file, at their lines, and
+    the file's <?xml-model?> schemas (relative to its folder) apply."""
+    name = str(LETTER.relative_to(ROOT))
+    code, out, _ = run_with_input(LETTER.read_bytes(), "validate", "-", "--stdin-filename", name)
+    assert code == 0, out
+    broken = LETTER.read_bytes().replace(b"<p>", b"<p><zzz/>", 1)
+    code, out, _ = run_with_input(broken, "validate", "-", "--stdin-filename", name)
+    assert code == 1
+    assert f"{name}:" in out and "[rng.invalid]" in out and "<stdin>" not in out
+
+
+def test_standard_input_without_a_name_is_stdin() -> None:
+    code, out, _ = run_with_input(b"<TEI>\n<text>\n</TEI>\n", "validate", "-")
+    assert code == 1 and "<stdin>:3:" in out and "not well-formed" in out
+    code, _, err = run_with_input(b"<TEI>\n<text>\n</TEI>\n", "convert", "-", "--to", "text")
+    assert code == 1 and "<stdin>:3:" in err and "Traceback" not in err
+
+
+def test_standard_input_is_bounded() -> None:
+    code, out, _ = run_with_input(
+        b"<TEI>" + b" " * 200 + b"</TEI>", "validate", "-", "--max-bytes", "100"
+    )
+    assert code == 1 and "[io.too-large]" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("validate", "-", "tei/"), "'-' (standard input) must be the only input"),
+        (("convert", "-", "x.xml", "--to", "text", "-o", "out"), "must be the only input"),
+        (("validate", "tei/", "--stdin-filename", "a.xml"), "--stdin-filename goes with '-'"),
+        (("info", "-"), "'-' (standard input) is read by 'validate -' and 'convert -' only"),
+    ],
+)
+def test_standard_input_misuse_is_a_usage_error(args: tuple[str, ...], message: str) -> None:
+    code, _, err = run(*args)
+    assert code == 2 and message in err
 
 
 def test_malformed_input_is_a_message_with_location(bad_file: Path) -> None:

@@ -184,3 +184,27 @@ def test_clear_caches_sees_an_edited_include_and_a_new_configuration(tmp_path: P
     (tmp_path / ".teikit.toml").write_text('[severity]\n"schema.none" = "off"\n')
     teikit.clear_caches()
     assert teikit.validate_file(doc, bare).diagnostics == ()
+
+
+def test_a_stream_validates_and_converts_as_the_file_it_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The library side of '-': the named file's schemas (from its <?xml-model?>, relative
+    to its folder) apply, and results name it."""
+    import io
+
+    from teikit import convert, convert_stream, validate_stream
+
+    monkeypatch.chdir(ROOT)
+    name = LETTER.relative_to(ROOT)
+    run = validate_stream(io.BytesIO(LETTER.read_bytes()), name=name)
+    assert run.ok and [r.path for r in run.results] == [str(name)]
+    broken = LETTER.read_bytes().replace(b"<p>", b"<p><zzz/>", 1)
+    run = validate_stream(io.BytesIO(broken), name=name)
+    codes = {d.code for r in run.results for d in r.diagnostics}
+    assert not run.ok and {"rng.invalid", "xsd.invalid"} <= codes
+    assert convert_stream(io.BytesIO(LETTER.read_bytes()), "html", name=name) == convert(
+        LETTER, "html"
+    )
+    unnamed = validate_stream(io.BytesIO(b"<TEI/>"), ValidateOptions(schemas=()))
+    assert [r.path for r in unnamed.results] == ["<stdin>"]

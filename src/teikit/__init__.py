@@ -15,13 +15,27 @@ import os
 
 from teikit import _startup  # noqa: F401  (first: it must run before lxml is imported)
 from teikit.build import BuildOptions, BuildResult, build
-from teikit.convert import ConvertOptions, HtmlOptions, TextOptions, convert, convert_document
+from teikit.convert import (
+    ConvertOptions,
+    HtmlOptions,
+    TextOptions,
+    convert,
+    convert_document,
+    convert_stream,
+)
 from teikit.diagnostics import Diagnostic, FileResult, Severity, Summary
 from teikit.document import TeiDocument
 from teikit.errors import InputError, SchemaError, TeikitError, UsageError
-from teikit.loading import Document, LoadOptions, LoadResult, parse_bytes
+from teikit.loading import Document, LoadOptions, LoadResult, load_stream, parse_bytes
 from teikit.loading import load as load_file
-from teikit.runner import Run, ValidateOptions, clear_caches, validate, validate_file
+from teikit.runner import (
+    Run,
+    ValidateOptions,
+    clear_caches,
+    validate,
+    validate_file,
+    validate_stream,
+)
 
 __version__ = "0.1.0"
 
@@ -63,9 +77,12 @@ __all__ = [
     "clear_caches",
     "convert",
     "convert_document",
+    "convert_stream",
     "load",
     "load_file",
+    "load_stream",
     "parse_bytes",
     "validate",
     "validate_file",
+    "validate_stream",
 ]

@@ -22,7 +22,15 @@ import click
 
 from teikit.batch import BatchOptions, run_batch
 from teikit.build import BuildOptions, build
-from teikit.convert import BUILTIN_NAMES, FORMATS, CmifOptions, ConvertOptions, convert, output_path
+from teikit.convert import (
+    BUILTIN_NAMES,
+    FORMATS,
+    CmifOptions,
+    ConvertOptions,
+    convert,
+    convert_stream,
+    output_path,
+)
 from teikit.convert.rules import RenderRules
 from teikit.diagnostics import Severity
 from teikit.discovery import names_one_file
@@ -43,7 +51,7 @@ from teikit.loading import (
 from teikit.output import Interrupted, stop_on_signals, write_atomic
 from teikit.parallel import DaskExecutor, Executor, progress_for
 from teikit.report import AUTO, REPORTERS, resolve_format
-from teikit.runner import XML_SUFFIXES, Run, ValidateOptions, validate
+from teikit.runner import XML_SUFFIXES, Run, ValidateOptions, validate, validate_stream
 from teikit.schemas import ResolveOptions, fetch_schema, find_config
 from teikit.split import split
 
@@ -300,15 +308,43 @@ def cli() -> None:
     """Validate TEI XML against any schema and convert it to text and HTML."""
 
 
+def _stdin_option(func: F) -> F:
+    """``--stdin-filename``, for commands that read standard input as ``-``."""
+    return click.option(
+        "--stdin-filename",
+        type=click.Path(dir_okay=False),
+        help="With '-': the file standard input holds (an editor's buffer). Messages name "
+        "it; its <?xml-model?> and configuration are found from its folder.",
+    )(func)
+
+
+def _stdin_alone(inputs: tuple[str, ...], stdin_filename: str | None) -> bool:
+    """Whether the input is standard input (``-``, which must then be the only one)."""
+    if "-" not in inputs:
+        if stdin_filename is not None:
+            raise click.UsageError("--stdin-filename goes with '-' (standard input)")
+        return False
+    if len(inputs) > 1:
+        raise click.UsageError("'-' (standard input) must be the only input")
+    return True
+
+
 @cli.command("validate")
 @click.argument("paths", nargs=-1, required=True)
 @_validation_options
-def validate_cmd(paths: tuple[str, ...], fmt: str, **flags: Any) -> None:
+@_stdin_option
+def validate_cmd(
+    paths: tuple[str, ...], fmt: str, stdin_filename: str | None, **flags: Any
+) -> None:
     """Check files, folders and globs against their schemas and report every finding.
 
-    Exit 0 when every file is valid, 1 when any has errors, 2 on a usage error.
+    '-' reads one document from standard input. Exit 0 when every file is valid, 1 when
+    any has errors, 2 on a usage error.
     """
-    run = validate(paths, _validate_options(flags))
+    if _stdin_alone(paths, stdin_filename):
+        run = validate_stream(sys.stdin.buffer, _validate_options(flags), name=stdin_filename)
+    else:
+        run = validate(paths, _validate_options(flags))
     _report(run, fmt)
     sys.exit(EXIT_OK if run.ok else EXIT_FINDINGS)
 
@@ -376,6 +412,7 @@ def validate_cmd(paths: tuple[str, ...], fmt: str, **flags: Any) -> None:
     "--letter-url", help="CMIF: where each letter is online: a template with {id} or a base URL."
 )
 @_loading_options
+@_stdin_option
 def convert_cmd(
     inputs: tuple[str, ...],
     formats: tuple[str, ...],
@@ -393,14 +430,16 @@ def convert_cmd(
     cmif_email: str | None,
     cmif_url: str | None,
     letter_url: str | None,
+    stdin_filename: str | None,
     **flags: Any,
 ) -> None:
     """Convert TEI to text, HTML, Markdown, JSON or CMIF.
 
-    One file goes to standard output (or -o FILE). Folders, globs and several files go
-    to the folder -o names, mirroring the input tree (a/b.xml -> OUT/a/b.txt); a file
-    that cannot be converted is reported and the others still convert (exit 1). CMIF
-    is one file for the whole run; HTML runs get an index.html.
+    One file (or '-', standard input) goes to standard output (or -o FILE). Folders,
+    globs and several files go to the folder -o names, mirroring the input tree
+    (a/b.xml -> OUT/a/b.txt); a file that cannot be converted is reported and the
+    others still convert (exit 1). CMIF is one file for the whole run; HTML runs get an
+    index.html.
     """
     options = ConvertOptions.from_flags(
         width=width,
@@ -419,8 +458,17 @@ def convert_cmd(
         ),
         load=_load_options(flags),
     )
-    if "-" in inputs:
-        raise click.UsageError("teikit reads files, not standard input ('-'): name a file")
+    if _stdin_alone(inputs, stdin_filename):
+        if len(formats) > 1:
+            raise click.UsageError("one file converts to one format; repeat --to for folders")
+        result = convert_stream(sys.stdin.buffer, formats[0], options, name=stdin_filename)
+        if output is None:
+            with _stdout() as stream:
+                stream.write(result)
+        else:
+            source = Path(stdin_filename or "stdin.xml")
+            write_atomic(output_path(source, formats[0], output), result, protect=(source,))
+        return
     if names_one_file(inputs):
         if len(formats) > 1:
             raise click.UsageError("one file converts to one format; repeat --to for folders")

@@ -139,6 +139,8 @@ def _expand(
         # A file (or a dangling link, which loading reports): named, so taken as it is.
         return [path], []
     text = os.fspath(raw)
+    if text == "-":
+        raise UsageError("'-' (standard input) is read by 'validate -' and 'convert -' only")
     if not _MAGIC.search(text):
         raise UsageError(f"{text}: no such file or directory")
     base, pattern = _split_glob(text)

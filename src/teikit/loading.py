@@ -31,7 +31,7 @@ import stat
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal, TypeVar
 from urllib.parse import unquote, urljoin, urlsplit
 
 from lxml import etree
@@ -414,6 +414,32 @@ def load(path: str | os.PathLike[str], options: LoadOptions = LoadOptions()) -> 
         reason = getattr(exc, "strerror", None) or str(exc)
         return _fail(shown, "io.unreadable", reason)
     return parse_bytes(data, p, options, shown=shown)
+
+
+#: How a document read from standard input is named when the caller names no file.
+STDIN_NAME = "<stdin>"
+
+
+def load_stream(
+    stream: BinaryIO,
+    options: LoadOptions = LoadOptions(),
+    *,
+    name: str | os.PathLike[str] | None = None,
+) -> LoadResult:
+    """Parse what ``stream`` holds (standard input) as the file ``name`` would be parsed.
+
+    An editor piping an unsaved buffer names the file it edits: messages name it, and
+    its relative references (``<?xml-model?>``, xi:include) and its configuration are
+    found from its folder. Without a name, messages say ``<stdin>`` and references
+    resolve from the working folder. At most ``max_bytes`` are read.
+    """
+    path = Path(name) if name is not None else Path.cwd() / STDIN_NAME
+    shown = display_name(path) if name is not None else STDIN_NAME
+    try:
+        data = stream.read(options.max_bytes + 1)
+    except OSError as exc:
+        return _fail(shown, "io.unreadable", exc.strerror or str(exc))
+    return parse_bytes(data, path, options, shown=shown)
 
 
 # --- parsing ------------------------------------------------------------------------------
@@ -991,11 +1017,13 @@ __all__ = [
     "DEFAULT_MAX_TEXT",
     "HARD_MAX_DEPTH",
     "HARD_MAX_TEXT",
+    "STDIN_NAME",
     "Document",
     "LoadOptions",
     "LoadResult",
     "display_name",
     "load",
+    "load_stream",
     "make_parser",
     "parse_bytes",
 ]

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import BinaryIO
 
 from teikit.checks import id_findings
 from teikit.diagnostics import Diagnostic, FileResult, Severity, Summary
@@ -27,7 +28,14 @@ from teikit.discovery import (
 )
 from teikit.engines import clear_compiled, compile_schema
 from teikit.errors import SchemaError, UsageError
-from teikit.loading import Document, LoadOptions, display_name
+from teikit.loading import (
+    STDIN_NAME,
+    Document,
+    LoadOptions,
+    LoadResult,
+    display_name,
+    load_stream,
+)
 from teikit.output import Interrupted
 from teikit.parallel import Executor, Progress, load_input, map_files
 from teikit.paths import RealPaths
@@ -57,6 +65,7 @@ __all__ = [
     "schemas_for",
     "validate",
     "validate_file",
+    "validate_stream",
 ]
 
 
@@ -301,9 +310,11 @@ class _Checked:
     parsed: bool = True
 
 
-def _check(path: Path, options: ValidateOptions) -> _Checked:
-    """Parse once, run the schemas, and collect ids and pointers from the same tree."""
-    loaded = load_input(path, options.load)
+def _check(path: Path, options: ValidateOptions, loaded: LoadResult | None = None) -> _Checked:
+    """Parse once (unless ``loaded`` is given), run the schemas, and collect ids and
+    pointers from the same tree."""
+    if loaded is None:
+        loaded = load_input(path, options.load)
     doc = loaded.document
     # A file that could not be parsed keeps its findings: configured away, it would pass.
     diags = list(loaded.diagnostics) if doc is None else _configured(path, loaded.diagnostics)
@@ -364,11 +375,38 @@ def validate_file(
     on disk.
     """
     options = with_resolve(options)
-    checked = _check(Path(path), options)
+    return _validate_one(Path(path), options)
+
+
+def validate_stream(
+    stream: BinaryIO,
+    options: ValidateOptions = ValidateOptions(),
+    *,
+    name: str | os.PathLike[str] | None = None,
+) -> Run:
+    """Validate the document ``stream`` holds (standard input), as the file ``name``.
+
+    For editors that check an unsaved buffer: the file's ``<?xml-model?>`` and its
+    configuration apply, from its folder, and findings name it (``<stdin>`` without a
+    name: references then resolve from the working folder). See :func:`load_stream`.
+    """
+    started = time.perf_counter()
+    options = with_resolve(options)
+    _check_named_schemas(options)
+    loaded = load_stream(stream, options.load, name=name)
+    path = loaded.document.path if loaded.document is not None else Path(name or STDIN_NAME)
+    result = _validate_one(path, options, loaded)
+    return Run((result,), Summary.of([result], time.perf_counter() - started))
+
+
+def _validate_one(
+    path: Path, options: ValidateOptions, loaded: LoadResult | None = None
+) -> FileResult:
+    checked = _check(path, options, loaded)
     extra: list[Diagnostic] = []
     if checked.refs is not None:
         links = check_links([checked.refs], load_options=options.load)
-        extra = _configured(Path(path), links.get(checked.refs.path, []))
+        extra = _configured(path, links.get(checked.refs.path, []))
     return _kept(checked.result, extra, options)
 
 
@@ -394,20 +432,7 @@ def validate(
         files, problems = list(found.files), found.problems
         if not files and not problems:
             raise UsageError("no XML files found in the given paths")
-    for schema in options.schemas:
-        # Before any work: a named schema must exist (offline) and be of a known language;
-        # compiling happens once per process in _warm.
-        ref = SchemaRef(str(schema), None, "option")
-        if not ref.is_remote and not ref.path.is_file():
-            what = (
-                "it is a folder"
-                if ref.path.is_dir()
-                else "it is not a regular file"
-                if ref.path.exists()
-                else "no such file"
-            )
-            raise SchemaError(f"{schema}: cannot read schema ({what})")
-        prepare_ref(ref, options.resolve or default_options())
+    _check_named_schemas(options)
     # What workers get: the options without where and how the run itself is done.
     work_options = replace(options, executor=None, progress=None)
     try:
@@ -433,6 +458,23 @@ def validate(
             if d.severity >= options.min_severity:
                 results.append(FileResult(d.file, (d,)))
     return Run(tuple(results), Summary.of(results, time.perf_counter() - started))
+
+
+def _check_named_schemas(options: ValidateOptions) -> None:
+    """Before any work: a named schema must exist (offline) and be of a known language;
+    compiling happens once per process in _warm."""
+    for schema in options.schemas:
+        ref = SchemaRef(str(schema), None, "option")
+        if not ref.is_remote and not ref.path.is_file():
+            what = (
+                "it is a folder"
+                if ref.path.is_dir()
+                else "it is not a regular file"
+                if ref.path.exists()
+                else "no such file"
+            )
+            raise SchemaError(f"{schema}: cannot read schema ({what})")
+        prepare_ref(ref, options.resolve or default_options())
 
 
 def _check_all(

@@ -6,6 +6,7 @@ import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from teikit.convert.cmif import CmifOptions, to_cmif
 from teikit.convert.html import HtmlOptions, to_html
@@ -15,7 +16,7 @@ from teikit.convert.rules import RenderRules
 from teikit.convert.text import NotesMode, TextOptions, to_text
 from teikit.document import TeiDocument
 from teikit.errors import InputError, UsageError
-from teikit.loading import LoadOptions, load
+from teikit.loading import LoadOptions, load, load_stream
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +174,22 @@ def convert(
     return convert_document(TeiDocument(loaded.document), to, options)
 
 
+def convert_stream(
+    stream: BinaryIO,
+    to: str,
+    options: ConvertOptions = ConvertOptions(),
+    *,
+    name: str | os.PathLike[str] | None = None,
+) -> str:
+    """:func:`convert` for the document ``stream`` holds (standard input), read as the
+    file ``name`` (see :func:`teikit.loading.load_stream`)."""
+    loaded = load_stream(stream, options.load, name=name)
+    if loaded.document is None:
+        first = loaded.diagnostics[0]
+        raise InputError(f"{first.location()}: {first.message}")
+    return convert_document(TeiDocument(loaded.document), to, options)
+
+
 def output_path(source: str | os.PathLike[str], to: str, output: str | os.PathLike[str]) -> Path:
     """Where one file's output goes: ``output``, or inside it when it is a folder (one
     that exists, or a path written with a trailing separator), named as a batch names it
@@ -205,6 +222,7 @@ __all__ = [
     "TextOptions",
     "convert",
     "convert_document",
+    "convert_stream",
     "load_formats",
     "output_name",
     "output_path",
