@@ -6,7 +6,7 @@
    serialised and read back through :func:`teikit.loading.parse_bytes`. Every converter
    gives output (CMIF may refuse a document without ``correspDesc``, with an InputError
    naming it), and the text converter loses no word of the source (words as the corpus
-   test counts them: :func:`test_corpus_convert.source_words`), in the edited and the
+   test counts them: :func:`wordcount.source_words`), in the edited and the
    diplomatic reading. (The HTML is converted too but not counted: it turns a quotation
    holding paragraphs into a block, which the word count of the source does not know.)
 2. Damaged corpus files: byte flips, truncation, a deleted tag, inserted bytes. Loading
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -33,9 +32,9 @@ from teikit.convert.text import TextOptions, to_text
 from teikit.document import TeiDocument
 from teikit.errors import InputError
 from teikit.loading import LoadOptions, parse_bytes
-from test_corpus_convert import UNMARKED, WORD, source_words
 
 from conftest import shared_path
+from wordcount import UNMARKED, lost_words, source_words
 
 settings.register_profile(
     "teikit-ci",
@@ -166,11 +165,6 @@ def tei_documents(draw: st.DrawFn) -> bytes:
     return data
 
 
-def _lost(expected: Counter[str], output: str) -> dict[str, int]:
-    got = Counter(WORD.findall(output))
-    return {w: n - got[w] for w, n in expected.items() if got[w] < n}
-
-
 @given(tei_documents())
 def test_generated_documents_convert_and_lose_no_word(data: bytes) -> None:
     loaded = parse_bytes(data, Path("fuzz.xml"))
@@ -185,7 +179,7 @@ def test_generated_documents_convert_and_lose_no_word(data: bytes) -> None:
         assert isinstance(out, str)
     for diplomatic in (False, True):
         text = to_text(doc, TextOptions(width=0, diplomatic=diplomatic, rules=UNMARKED))
-        lost = _lost(source_words(doc, diplomatic), text)
+        lost = lost_words(source_words(doc, diplomatic), text)
         assert not lost, (diplomatic, lost)
 
 

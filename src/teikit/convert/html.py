@@ -951,7 +951,9 @@ class _Renderer:
         if href:
             node.set("href", href)
             if el.tag == _PTR:
-                node.text = href
+                # A ptr shows where it points; words inside one (it should be empty)
+                # follow, set apart from the URL.
+                node.text = href + " " if el.text or len(el) else href
         return node
 
     def page_break(self, el: etree._Element) -> etree._Element:
