@@ -761,3 +761,18 @@ def test_every_description_of_a_figure_is_shown(
     is labelled by the graphic's own desc when it has one, and by the first figDesc only."""
     page = _fragment_of(tmp_path, f"<figure>{figure}</figure>")
     assert [el.text_content() for el in page.xpath("//figure/*")] == shown
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '<list><ptr target="#x"/><expan/>word <item xml:id="x">i</item></list>',
+        '<p><ptr target="#x">word</ptr><anchor xml:id="x"/></p>',
+    ],
+)
+def test_a_ptr_url_never_glues_to_a_word(tmp_path: Path, body: str) -> None:
+    """A ptr's URL and the word after it: a space was added at the end of the ptr's
+    parent, so when HTML's content models moved the link out of a list, the space went
+    inside the list and the URL met the word ('#xword'); a word inside a ptr did too."""
+    text = "".join(_fragment_of(tmp_path, body).itertext())
+    assert re.search(r"#x\s+word", text), text

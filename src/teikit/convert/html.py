@@ -606,8 +606,10 @@ class _Renderer:
             self.stack[index] = cont
         elif tag == _SUPPLIED or (tag == NOTE and not between_blocks(parent_tag(el))):
             _append_text(node, "]")  # a note left in place in running text is set apart
-        elif tag == _PTR and node.text:  # the URL it shows stands apart from the next word
-            _append_text(self.stack[-1], " ")
+        elif tag == _PTR and node.text:
+            # The URL it shows stands apart from the next word, right after the link
+            # (which HTML's content models may have moved out of a list or a table).
+            node.tail = " " + (node.tail or "")
         if node.tag == "dl":
             last = _last(node)
             if last is not None and last.tag == "dt":
