@@ -338,3 +338,44 @@ def test_tei_all_constraints_fire(
     found = _summary(list(compiled.check(_load(doc))))
     assert (2, "error", "sch.assert") in [f[:3] for f in found]
     assert (3, "warning", "sch.report") in [f[:3] for f in found]  # role="nonfatal"
+
+
+_BROKEN = """<schema xmlns="http://purl.oclc.org/dsdl/schematron" queryBinding="xslt2">
+  <ns prefix="tei" uri="http://www.tei-c.org/ns/1.0"/>
+  <let name="fine" value="1"/>
+  <pattern>
+    <rule context="tei:p">
+      <assert test="count(tei:hi) &lt; 3">ok</assert>
+    </rule>
+    <rule context="{context}">
+      <let name="x" value="{value}"/>
+      <assert test="{test}">broken <value-of select="{select}"/></assert>
+    </rule>
+  </pattern>
+</schema>
+"""
+
+
+@pytest.mark.parametrize(
+    ("where", "shown"),
+    [
+        ({"test": "tei:head["}, '10: cannot compile Schematron: <assert test="tei:head[">'),
+        ({"context": "tei:div[["}, '8: cannot compile Schematron: <rule context="tei:div[[">'),
+        ({"value": "1 +"}, '9: cannot compile Schematron: <let value="1 +">'),
+        ({"select": "name(("}, '10: cannot compile Schematron: <value-of select="name((">'),
+    ],
+)
+def test_an_expression_saxon_cannot_compile_is_named_at_its_line(
+    tmp_path: Path, where: dict[str, str], shown: str
+) -> None:
+    """Saxon compiles the stylesheet written from the schema, and named neither line nor
+    expression: 'bad.sch: cannot compile Schematron: Error in bad.sch: XPST0003 Unexpected
+    token ) before ...'. The message now names the schema's line and the expression."""
+    fields = {"context": "tei:div", "value": "1", "test": "true()", "select": "."} | where
+    schema = tmp_path / "bad.sch"
+    schema.write_text(_BROKEN.format(**fields), encoding="utf-8")
+    with pytest.raises(SchemaError) as caught:
+        compile_schematron(schema)
+    message = str(caught.value)
+    assert message.startswith(f"{schema}:{shown}: X"), message  # XPST0003, XTSE0340
+    assert "Unexpected token" in message

@@ -42,12 +42,13 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from lxml import etree
 
 from teikit.diagnostics import Diagnostic, Severity
 from teikit.errors import SchemaError
-from teikit.loading import Document, make_parser
+from teikit.loading import Document, display_name, make_parser
 from teikit.schemas.resolve import (
     ResolveOptions,
     SchemaUnavailable,
@@ -422,6 +423,8 @@ class _Generator:
         }
         self.checks: list[_Check] = []
         self.rules: list[str] = []
+        #: each element written for a Schematron element, with it (for compile errors)
+        self.origins: list[tuple[etree._Element, etree._Element]] = []
         #: Label of each active pattern, in the order of the ``teikit-start-N`` modes.
         self.patterns: list[str] = []
         #: Prefixes for readable paths: sch:ns first, then any the expressions use.
@@ -448,6 +451,8 @@ class _Generator:
         if src is not None:
             nsmap = {k: v for k, v in self.nsmap(src).items() if parent.nsmap.get(k) != v}
         made = etree.SubElement(parent, tag, attrs, nsmap=nsmap or None)
+        if src is not None:
+            self.origins.append((made, src))
         base = _explicit_base(src) if src is not None else None
         if base is not None:
             made.set(XML_BASE, base)  # content spliced from another file keeps its base URI
@@ -1129,6 +1134,56 @@ class _Locator:
         return line, "/" + "/".join(shown)
 
 
+#: The attribute holding each Schematron element's expression.
+_EXPRESSION_OF = {"assert": "test", "report": "test", "rule": "context", "let": "value"}
+_EXPRESSION_OF.update({"value-of": "select", "name": "path"})
+_SAXON_AT = re.compile(r"on line (\d+)")
+_SAXON_REASON = re.compile(r":\s*\n\s*(\S.*)", re.DOTALL)
+
+
+def _compile_error_source(
+    sheet: etree._Element, generator: _Generator, processor: Any, path: Path, where: str
+) -> str | None:
+    """The message for an expression Saxon cannot compile, at its place in the schema.
+
+    Saxon names the line of the generated stylesheet, which is one line as compiled: it
+    is compiled again, indented and with line numbers (only when compiling failed), and
+    the element on that line leads back to the Schematron element it was written for.
+    None when Saxon names no line that does.
+    """
+    text = etree.tostring(sheet, pretty_print=True, encoding="unicode")
+    builder = processor.new_document_builder()
+    builder.set_line_numbering(True)
+    builder.set_base_uri(path.resolve().as_uri())
+    try:
+        node = builder.parse_xml(xml_text=text, encoding="UTF-8")
+        processor.new_xslt30_processor().compile_stylesheet(stylesheet_node=node)
+    except Exception as exc:  # PySaxonApiError, as the first time
+        message = str(exc)
+    else:
+        return None
+    at = _SAXON_AT.search(message)
+    if at is None:
+        return None
+    line = int(at.group(1))
+    written = [el for el in etree.fromstring(text).iter() if isinstance(el.tag, str)]
+    index = max((i for i, el in enumerate(written) if (el.sourceline or 0) <= line), default=0)
+    made = [el for el in sheet.iter() if isinstance(el.tag, str)][index]
+    origins = {id(el): src for el, src in generator.origins}
+    src = next((origins[id(el)] for el in (made, *made.iterancestors()) if id(el) in origins), None)
+    if src is None:
+        return None
+    kind = etree.QName(src).localname
+    attr = _EXPRESSION_OF.get(kind)
+    shown = f'<{kind} {attr}="{src.get(attr)}">' if attr and src.get(attr) else f"<{kind}>"
+    base = _explicit_base(src)
+    from_file = base is not None and base.startswith("file:")
+    place = display_name(Path(unquote(urlsplit(base).path))) if base and from_file else where
+    reason = _SAXON_REASON.search(message)
+    why = _normalize(reason.group(1)) if reason else _clean(message)
+    return f"{place}:{src.sourceline or 0}: cannot compile Schematron: {shown}: {why}"
+
+
 def compile_schematron(
     path: Path, phase: str | None = None, resolve: ResolveOptions | None = None
 ) -> CompiledSchematron:
@@ -1172,7 +1227,10 @@ def compile_schematron(
             node = builder.parse_xml(xml_text=xslt, encoding="UTF-8")
             executable = processor.new_xslt30_processor().compile_stylesheet(stylesheet_node=node)
         except Exception as exc:  # PySaxonApiError
-            raise SchemaError(f"{where}: cannot compile Schematron: {_clean(str(exc))}") from None
+            located = _compile_error_source(sheet, generator, processor, path, where)
+            raise SchemaError(
+                located or f"{where}: cannot compile Schematron: {_clean(str(exc))}"
+            ) from None
     if executable is None:
         raise SchemaError(f"{where}: cannot compile Schematron (Saxon gave no reason)")
     return CompiledSchematron(
