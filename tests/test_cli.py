@@ -16,16 +16,17 @@ from teikit.cli import cli
 from conftest import LETTER, ROOT, shared_path
 
 
-def run(*args: str) -> tuple[int, str, str]:
-    """Run the real command in a subprocess: exit codes and streams exactly as users see them."""
+def run(*args: str, stdin: bytes | None = None) -> tuple[int, str, str]:
+    """Run the real command in a subprocess: exit codes and streams exactly as users see
+    them (teikit writes UTF-8 whatever the locale), with ``stdin`` on standard input."""
     proc = subprocess.run(
         [sys.executable, "-m", "teikit", *args],
+        input=stdin,
         capture_output=True,
-        text=True,
         check=False,
         env={**os.environ, "NO_COLOR": "1"},
     )
-    return proc.returncode, proc.stdout, proc.stderr
+    return proc.returncode, proc.stdout.decode(), proc.stderr.decode()
 
 
 @pytest.fixture
@@ -138,20 +139,8 @@ def test_a_reader_that_stops_early_is_not_an_error() -> None:
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr
 
 
-def run_with_input(data: bytes, *args: str) -> tuple[int, str, str]:
-    """:func:`run` with ``data`` on standard input."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "teikit", *args],
-        input=data,
-        capture_output=True,
-        check=False,
-        env={**os.environ, "NO_COLOR": "1"},
-    )
-    return proc.returncode, proc.stdout.decode(), proc.stderr.decode()
-
-
 def test_standard_input_converts_as_the_file_would() -> None:
-    code, out, err = run_with_input(LETTER.read_bytes(), "convert", "-", "--to", "text")
+    code, out, err = run("convert", "-", "--to", "text", stdin=LETTER.read_bytes())
     assert code == 0 and err == ""
     assert out == run("convert", str(LETTER), "--to", "text")[1]
 
@@ -160,24 +149,24 @@ def test_standard_input_validates_as_the_file_it_names() -> None:
     """An editor pipes its unsaved buffer: findings name the file, at their lines, and
     the file's <?xml-model?> schemas (relative to its folder) apply."""
     name = str(LETTER.relative_to(ROOT))
-    code, out, _ = run_with_input(LETTER.read_bytes(), "validate", "-", "--stdin-filename", name)
+    code, out, _ = run("validate", "-", "--stdin-filename", name, stdin=LETTER.read_bytes())
     assert code == 0, out
     broken = LETTER.read_bytes().replace(b"<p>", b"<p><zzz/>", 1)
-    code, out, _ = run_with_input(broken, "validate", "-", "--stdin-filename", name)
+    code, out, _ = run("validate", "-", "--stdin-filename", name, stdin=broken)
     assert code == 1
     assert f"{name}:" in out and "[rng.invalid]" in out and "<stdin>" not in out
 
 
 def test_standard_input_without_a_name_is_stdin() -> None:
-    code, out, _ = run_with_input(b"<TEI>\n<text>\n</TEI>\n", "validate", "-")
+    code, out, _ = run("validate", "-", stdin=b"<TEI>\n<text>\n</TEI>\n")
     assert code == 1 and "<stdin>:3:" in out and "not well-formed" in out
-    code, _, err = run_with_input(b"<TEI>\n<text>\n</TEI>\n", "convert", "-", "--to", "text")
+    code, _, err = run("convert", "-", "--to", "text", stdin=b"<TEI>\n<text>\n</TEI>\n")
     assert code == 1 and "<stdin>:3:" in err and "Traceback" not in err
 
 
 def test_standard_input_is_bounded() -> None:
-    code, out, _ = run_with_input(
-        b"<TEI>" + b" " * 200 + b"</TEI>", "validate", "-", "--max-bytes", "100"
+    code, out, _ = run(
+        "validate", "-", "--max-bytes", "100", stdin=b"<TEI>" + b" " * 200 + b"</TEI>"
     )
     assert code == 1 and "[io.too-large]" in out
 
