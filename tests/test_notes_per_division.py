@@ -243,3 +243,67 @@ def test_the_volume_page_has_each_documents_notes_after_it() -> None:
     assert "Washington National Records Center" in notes[0].text_content()
     levels = _headings(page)
     assert all(b <= a + 1 for a, b in itertools.pairwise(levels))
+
+
+# -- HTML: what each document names, after it ---------------------------------------------
+
+PERSONS = (
+    "<front><div type='persons'><head>Persons</head><list>"
+    '<item><persName xml:id="p_A">Acheson, Dean</persName>, Secretary of State</item>'
+    '<item><persName xml:id="p_B">Bundy, William</persName>, Assistant Secretary</item>'
+    '<item><term xml:id="t_X">SIG</term>, Senior Interdepartmental Group</item>'
+    "</list></div></front>"
+)
+NAMED = (
+    HEAD.replace("<text><body>", f"<text>{PERSONS}<body>")
+    + """<div type="document"><head>1. Letter<note n="1">Source: A.</note></head>
+  <p><persName corresp="#p_B">Bundy</persName> to <persName corresp="#p_A">Acheson</persName>
+  about the <gloss target="#t_X">SIG</gloss>.</p></div>
+<div type="document"><head>2. Telegram<note n="1">Source: B.</note></head>
+  <p>To <persName corresp="#p_A">Acheson</persName>.</p></div>
+</body></text></TEI>"""
+)
+
+
+def test_html_follows_each_document_with_what_it_names(tmp_path: Path) -> None:
+    """As history.state.gov shows beside each document of a volume: the persons and the
+    terms it names, in the order of their names, linked to the volume's lists."""
+    doc, _ = _doc(tmp_path, NAMED)
+    page = lxml.html.fromstring(to_html(doc))
+    documents = page.xpath("//section[contains(@class, 'document')]")
+    assert len(documents) == 2
+    first = [
+        (s.xpath("string(h3)"), [" ".join(li.text_content().split()) for li in s.iter("li")])
+        for s in documents[0].xpath("./section[contains(@class, 'glossary')]")
+    ]
+    assert first == [
+        ("Persons", ["Acheson, Dean, Secretary of State", "Bundy, William, Assistant Secretary"]),
+        ("Abbreviations and terms", ["SIG, Senior Interdepartmental Group"]),
+    ]
+    second = documents[1].xpath("./section[contains(@class, 'glossary')]//a/@href")
+    assert second == ["#p_A"]
+    # The notes first, then the glossaries, at the level below the document's heading.
+    assert [s.get("class") for s in documents[0].xpath("./section")] == [
+        "notes",
+        "glossary glossary-person",
+        "glossary glossary-term",
+    ]
+    ids = {e.get("id") for e in page.iter() if e.get("id")}
+    assert {"p_A", "p_B", "t_X"} <= ids
+    assert all(b <= a + 1 for a, b in itertools.pairwise(_headings(page)))
+
+
+def test_no_glossaries_where_notes_follow_the_text(tmp_path: Path) -> None:
+    numbers = iter(range(1, 100))
+    xml = re.sub(r'<note n="\d+"', lambda _: f'<note n="{next(numbers)}"', NAMED)
+    doc, _ = _doc(tmp_path, xml)
+    assert not lxml.html.fromstring(to_html(doc)).xpath("//section[contains(@class, 'glossary')]")
+
+
+def test_the_volumes_letter_is_followed_by_the_persons_it_names() -> None:
+    page = lxml.html.fromstring(to_html(_load("frus", "frus1964-68v29p2.xml")))
+    letter = page.xpath("//section[h3[starts-with(normalize-space(.), '62. Letter')]]")[0]
+    persons = letter.xpath("./section[contains(@class, 'glossary-person')]//li/a/text()")
+    assert {"Rusk, Dean", "McNamara, Robert S.", "Bundy, William P."} <= set(persons)
+    terms = letter.xpath("./section[contains(@class, 'glossary-term')]//li/a/text()")
+    assert "SIG" in terms

@@ -86,6 +86,8 @@ _NOT_XML_SPACE = re.compile(
     r"[\x0b\x0c\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 )
 KIND_TITLES = {"person": "Persons", "org": "Organizations", "place": "Places"}
+#: The glossaries after each document of a volume, in this order.
+GLOSSARY_TITLES = {**KIND_TITLES, "term": "Abbreviations and terms"}
 KIND_CLASS = {"person": "person", "org": "org", "place": "place"}
 
 #: The ids of the page shell (landmarks, headings, the notes and index sections).
@@ -487,6 +489,12 @@ class _Renderer:
         #: and the notes waiting for the end of their division: both empty as a rule
         self.places: dict[etree._Element, etree._Element] = {}
         self.held: dict[etree._Element, list[etree._Element]] = {}
+        #: those divisions (a volume's documents), the ones open, and what each names:
+        #: each is followed by a glossary of the persons and terms it names, as
+        #: history.state.gov shows beside each document
+        self.units: set[etree._Element] = set()
+        self.open_units: list[etree._Element] = []
+        self.named: dict[etree._Element, dict[str, None]] = {}
 
     # -- the walk ------------------------------------------------------------------------
 
@@ -512,6 +520,7 @@ class _Renderer:
         rules = self.rules
         self.stack, self.splits = [target], [None]
         self.places = self.state.doc.note_places or {}
+        self.units = set(self.places.values())
         stack, add_text, start, end = self.stack, self.add_text, self.start, self.end
         # The open TEI elements and their names: the last is the parent of what starts
         # (getparent() and .tag build a new Python object at every call).
@@ -551,6 +560,9 @@ class _Renderer:
         return found
 
     def start(self, el: etree._Element, tag: object, parent: etree._Element, ptag: object) -> None:
+        if self.units and el in self.units:
+            self.open_units.append(el)
+            self.named[el] = {}
         if tag == NOTE and not in_place(el):
             self.push(self.open_note(el), None)
             return
@@ -587,6 +599,10 @@ class _Renderer:
             _append_text(node, rule.after)
         if self.held and el in self.held:  # the division's own notes follow it
             self.attach(node, self.notes_section(self.held.pop(el)))
+        if self.open_units and self.open_units[-1] is el:
+            self.open_units.pop()
+            for section in self.glossary_sections(self.named.pop(el)):
+                self.attach(node, section)
         if tag in _DIVS:
             self.headed.pop()
         if split is not None:
@@ -912,6 +928,8 @@ class _Renderer:
         mention = state.fresh(f"tk-m{state.counter}")
         state.mentions.setdefault(target, []).append(mention)
         state.targets.append(target)
+        if self.open_units and entry is not None:  # a document's glossary lists entries
+            self.named[self.open_units[-1]][target] = None
         node = _element("a", href=f"#{target}", id=mention)
         node.set("class", f"name {KIND_CLASS[kind]}")
         return node
@@ -929,6 +947,8 @@ class _Renderer:
         mention = state.fresh(f"tk-m{state.counter}")
         state.mentions.setdefault(target, []).append(mention)
         state.targets.append(target)
+        if self.open_units:
+            self.named[self.open_units[-1]][target] = None
         link = _element("a", href=f"#{target}", id=mention)
         link.set("class", "gloss-link")
         abbr = etree.SubElement(link, "abbr")
@@ -1004,6 +1024,38 @@ class _Renderer:
         else:
             self.held.setdefault(division, []).append(item)
         return item
+
+    def glossary_sections(self, targets: dict[str, None]) -> list[etree._Element]:
+        """What a document names, by kind (persons, organizations, places, terms), each
+        linked to its entry and with its description, in the order of the entries' names."""
+        if not targets:
+            return []  # (and the file's entries are not gathered for nothing)
+        entries = self.state.doc.all_entries
+        by_kind: dict[str, list[Entry]] = {}
+        for target in targets:
+            entry = entries.get(target)
+            if entry is not None and entry.kind in GLOSSARY_TITLES:
+                by_kind.setdefault(entry.kind, []).append(entry)
+        level = f"h{min(TOP_HEADING + sum(self.headed), 6)}"
+        sections = []
+        for kind, title in GLOSSARY_TITLES.items():
+            if kind not in by_kind:
+                continue
+            heading_id = self.state.fresh("tk-glossary-h")
+            section = _element("section", {"class": f"glossary glossary-{kind}"})
+            section.set("aria-labelledby", heading_id)
+            etree.SubElement(section, level, id=heading_id).text = title
+            listing = etree.SubElement(section, "ul")
+            for entry in sorted(by_kind[kind], key=lambda e: (e.sort_key or e.name).casefold()):
+                item = etree.SubElement(listing, "li")
+                etree.SubElement(item, "a", href=f"#{entry.id}").text = entry.name
+                self.state.targets.append(entry.id)  # as the names' own links are
+                if entry.description:
+                    etree.SubElement(
+                        item, "span", _cls("entry-description")
+                    ).text = f", {entry.description}"
+            sections.append(section)
+        return sections
 
     def notes_section(self, items: list[etree._Element]) -> etree._Element:
         """A division's notes, headed one level below the division's own heading."""
