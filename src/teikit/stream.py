@@ -38,7 +38,7 @@ from typing import IO, TYPE_CHECKING, TextIO, cast
 
 from lxml import etree
 
-from teikit.convert.blocks import ITEMS, NOTES, between_blocks, in_place, is_block
+from teikit.convert.blocks import ITEMS, NOTES, in_place, is_block_in_place
 from teikit.convert.notes import DIVISIONS, NoteLevels, division_at
 from teikit.convert.text import (
     TextOptions,
@@ -290,9 +290,7 @@ class _Render:
             return
         parent = el.getparent()
         rule = options.rules.match(el)
-        ptag = parent.tag if parent is not None else None
-        # A note that reaches here stays in place: a paragraph of its own between blocks.
-        is_blk = between_blocks(ptag) if tag in NOTES else is_block(tag, ptag)
+        is_blk = is_block_in_place(tag, parent.tag if parent is not None else None)
         if rule is not None and rule.display is not None:
             is_blk = rule.display == "block"
         if is_blk:

@@ -89,6 +89,13 @@ def is_block(tag: object, parent_tag: object = None) -> bool:
     return True
 
 
+def is_block_in_place(tag: object, parent_tag: object = None) -> bool:
+    """:func:`is_block` for what is rendered where it stands, notes included: a note
+    that is (one left in place, see :func:`in_place`) is a block between blocks, as a
+    quote is. Notes that are collected never ask."""
+    return between_blocks(parent_tag) if tag in NOTES else is_block(tag, parent_tag)
+
+
 def between_blocks(parent_tag: object) -> bool:
     """Whether a child of ``parent_tag`` stands between blocks (in a container or a note),
     not in running text."""

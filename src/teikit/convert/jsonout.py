@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from lxml import etree
 
-from teikit.convert.blocks import NOTES, PAGE_BREAKS, between_blocks, in_place, is_block
+from teikit.convert.blocks import NOTES, PAGE_BREAKS, in_place, is_block_in_place
 from teikit.convert.rules import RenderRules
 from teikit.convert.text import TextOptions, body_of, render_text
 from teikit.document import NAME_KINDS, TeiDocument, cite_bibl, normalise_space
@@ -258,11 +258,10 @@ def _is_block(el: etree._Element, rules: RenderRules, parent: etree._Element | N
     rule = rules.match(el)
     if rule is not None and rule.display in ("block", "inline"):
         return rule.display == "block"
+    if _collected(el):
+        return False  # a flow of its own, after the text
     parent = el.getparent() if parent is None else parent
-    ptag = parent.tag if parent is not None else None
-    if el.tag in NOTES:  # a note left in place is a block between blocks, as in the text
-        return in_place(el) and between_blocks(ptag)
-    return is_block(el.tag, ptag)
+    return is_block_in_place(el.tag, parent.tag if parent is not None else None)
 
 
 def _collected(el: etree._Element) -> bool:

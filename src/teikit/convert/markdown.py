@@ -26,9 +26,8 @@ from teikit.convert.blocks import (
     NOTES,
     PAGE_BREAKS,
     all_forms,
-    between_blocks,
     in_place,
-    is_block,
+    is_block_in_place,
 )
 from teikit.convert.html import safe_url
 from teikit.convert.rules import RenderRules, Rule
@@ -339,9 +338,7 @@ def to_markdown(doc: TeiDocument, options: MarkdownOptions = MarkdownOptions()) 
             continue
         rule = options.rules.match(el)
         parent = el.getparent()
-        ptag = parent.tag if parent is not None else None
-        # A note that reaches here stays in place: a paragraph of its own between blocks.
-        block = between_blocks(ptag) if el.tag in NOTES else is_block(el.tag, ptag)
+        block = is_block_in_place(el.tag, parent.tag if parent is not None else None)
         if rule is not None and rule.display is not None:
             block = rule.display == "block"
         if block:

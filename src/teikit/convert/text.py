@@ -19,9 +19,9 @@ from teikit.convert.blocks import (
     NOTES,
     PAGE_BREAKS,
     all_forms,
-    between_blocks,
     in_place,
     is_block,
+    is_block_in_place,
     parent_tag,
 )
 from teikit.convert.rules import RenderRules, Rule
@@ -297,8 +297,8 @@ def render_text(
                 is_blk = rule.display == "block"
             elif tag not in BLOCKS:
                 # Most elements: no need to look at the parent. A note that reaches here
-                # stays in place (in_place), as a paragraph of its own between blocks.
-                is_blk = tag in NOTES and between_blocks(parent_tag(el))
+                # stays in place (in_place).
+                is_blk = tag in NOTES and is_block_in_place(tag, parent_tag(el))
             else:
                 parent = el.getparent()
                 is_blk = is_block(tag, parent.tag if parent is not None else None)
