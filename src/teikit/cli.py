@@ -458,27 +458,21 @@ def convert_cmd(
         ),
         load=_load_options(flags),
     )
-    if _stdin_alone(inputs, stdin_filename):
+    stdin = _stdin_alone(inputs, stdin_filename)
+    if stdin or names_one_file(inputs):
         if len(formats) > 1:
             raise click.UsageError("one file converts to one format; repeat --to for folders")
-        result = convert_stream(sys.stdin.buffer, formats[0], options, name=stdin_filename)
+        if stdin:
+            source = Path(stdin_filename or "stdin.xml")  # what -o FOLDER/ names it after
+            result = convert_stream(sys.stdin.buffer, formats[0], options, name=stdin_filename)
+        else:
+            source = Path(inputs[0])
+            result = convert(source, formats[0], options)
         if output is None:
             with _stdout() as stream:
                 stream.write(result)
         else:
-            source = Path(stdin_filename or "stdin.xml")
             write_atomic(output_path(source, formats[0], output), result, protect=(source,))
-        return
-    if names_one_file(inputs):
-        if len(formats) > 1:
-            raise click.UsageError("one file converts to one format; repeat --to for folders")
-        file = Path(inputs[0])
-        result = convert(file, formats[0], options)
-        if output is None:
-            with _stdout() as stream:
-                stream.write(result)
-        else:
-            write_atomic(output_path(file, formats[0], output), result, protect=(file,))
         return
     if output is None:
         what = (
