@@ -1036,15 +1036,12 @@ class _Renderer:
             entry = entries.get(target)
             if entry is not None and entry.kind in GLOSSARY_TITLES:
                 by_kind.setdefault(entry.kind, []).append(entry)
-        level = f"h{min(TOP_HEADING + sum(self.headed), 6)}"
         sections = []
         for kind, title in GLOSSARY_TITLES.items():
             if kind not in by_kind:
                 continue
-            heading_id = self.state.fresh("tk-glossary-h")
-            section = _element("section", {"class": f"glossary glossary-{kind}"})
-            section.set("aria-labelledby", heading_id)
-            etree.SubElement(section, level, id=heading_id).text = title
+            attrs = {"class": f"glossary glossary-{kind}"}
+            section = self.subsection(attrs, title, "tk-glossary-h")
             listing = etree.SubElement(section, "ul")
             for entry in sorted(by_kind[kind], key=lambda e: (e.sort_key or e.name).casefold()):
                 item = etree.SubElement(listing, "li")
@@ -1058,13 +1055,20 @@ class _Renderer:
         return sections
 
     def notes_section(self, items: list[etree._Element]) -> etree._Element:
-        """A division's notes, headed one level below the division's own heading."""
-        level = TOP_HEADING + sum(self.headed)
-        heading_id = self.state.fresh("tk-notes-h")
-        section = _element("section", {"class": "notes", "role": "doc-endnotes"})
-        section.set("aria-labelledby", heading_id)
-        etree.SubElement(section, f"h{min(level, 6)}", id=heading_id).text = "Notes"
+        """A division's notes."""
+        attrs = {"class": "notes", "role": "doc-endnotes"}
+        section = self.subsection(attrs, "Notes", "tk-notes-h")
         etree.SubElement(section, "ol").extend(items)
+        return section
+
+    def subsection(self, attrs: dict[str, str], title: str, id_base: str) -> etree._Element:
+        """A section ending the division being closed (its notes, its glossaries), headed
+        one level below the division's own heading and labelled by that heading."""
+        heading_id = self.state.fresh(id_base)
+        section = _element("section", attrs)
+        section.set("aria-labelledby", heading_id)
+        level = min(TOP_HEADING + sum(self.headed), 6)
+        etree.SubElement(section, f"h{level}", id=heading_id).text = title
         return section
 
     def close_note(self, el: etree._Element, item: etree._Element) -> None:
