@@ -166,7 +166,7 @@ def _one(
     out: Path,
     options: BatchOptions,
     inputs: frozenset[Path],
-    run: str = "",
+    run: str,
 ) -> _Done:
     """Load once; validate (when asked); write every format; never raise for the file."""
     loaded = load_input(path, options.convert.load)
@@ -223,17 +223,13 @@ def _one(
     return _Done(FileResult(doc.display, tuple(sorted(diags))), tuple(written), title, failed)
 
 
-_RUN_PATHS: list[tuple[str, RealPaths]] = []
-
-
+@functools.lru_cache(maxsize=1)
 def _output_paths(run: str) -> RealPaths:
     """The resolver of one run's outputs in this process (a worker's, or the run's own):
     each output folder resolved once, not every folder above every output. Made where
     the writing happens, so a worker on another machine never uses the client's answers;
-    a new run starts afresh."""
-    if not _RUN_PATHS or _RUN_PATHS[0][0] != run or not run:
-        _RUN_PATHS[:] = [(run, RealPaths())]
-    return _RUN_PATHS[0][1]
+    a new run (a new ``run`` id) starts afresh."""
+    return RealPaths()
 
 
 def _crashed(path: Path, reason: str) -> _Done:

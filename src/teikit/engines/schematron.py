@@ -1135,8 +1135,14 @@ class _Locator:
 
 
 #: The attribute holding each Schematron element's expression.
-_EXPRESSION_OF = {"assert": "test", "report": "test", "rule": "context", "let": "value"}
-_EXPRESSION_OF.update({"value-of": "select", "name": "path"})
+_EXPRESSION_OF = {
+    "assert": "test",
+    "report": "test",
+    "rule": "context",
+    "let": "value",
+    "value-of": "select",
+    "name": "path",
+}
 _SAXON_AT = re.compile(r"on line (\d+)")
 _SAXON_REASON = re.compile(r":\s*\n\s*(\S.*)", re.DOTALL)
 
