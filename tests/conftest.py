@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
 import pytest
+
+from teikit.convert.text import TextOptions
+from teikit.stream import stream_text
 
 ROOT = Path(__file__).resolve().parents[1]
 LETTER = ROOT / "tei" / "frus1964-68v29p2-d62.xml"
@@ -21,3 +25,10 @@ def shared_path(*parts: str) -> Path:
             pytest.fail(reason + " (and CI=true)")
         pytest.skip(reason)
     return path
+
+
+def streamed(path: Path, options: TextOptions) -> str:
+    """What :func:`teikit.stream.stream_text` writes for ``path``."""
+    out = io.StringIO()
+    stream_text(path, out, options)
+    return out.getvalue()

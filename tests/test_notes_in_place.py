@@ -3,7 +3,6 @@ stay where they stand in every format: not numbered, not collected after the tex
 
 from __future__ import annotations
 
-import io
 import json
 import re
 from pathlib import Path
@@ -15,9 +14,8 @@ from teikit import HtmlOptions, TeiDocument, TextOptions
 from teikit.convert import to_html, to_json, to_markdown, to_text
 from teikit.convert.jsonout import JsonOptions
 from teikit.loading import load, parse_bytes
-from teikit.stream import stream_text
 
-from conftest import shared_path
+from conftest import shared_path, streamed
 
 DOC = """<TEI xmlns="http://www.tei-c.org/ns/1.0"><teiHeader><fileDesc><titleStmt>
 <title>Notes in place</title></titleStmt><publicationStmt><p>x</p></publicationStmt>
@@ -73,9 +71,7 @@ def test_streaming_text_agrees(doc: TeiDocument, tmp_path: Path) -> None:
     path = tmp_path / "notes.xml"
     for mode in ("end", "inline", "omit"):
         options = TextOptions(notes=mode)
-        out = io.StringIO()
-        stream_text(path, out, options)
-        assert out.getvalue() == to_text(doc, options)
+        assert streamed(path, options) == to_text(doc, options)
 
 
 def test_html_renders_them_where_they_stand(doc: TeiDocument) -> None:

@@ -3,7 +3,6 @@ history) follow their division; notes numbered once through the text follow the 
 
 from __future__ import annotations
 
-import io
 import itertools
 import json
 import re
@@ -19,9 +18,8 @@ from teikit.convert.notes import note_places, restart_level
 from teikit.convert.rules import RenderRules
 from teikit.convert.text import body_of
 from teikit.loading import load, parse_bytes
-from teikit.stream import stream_text
 
-from conftest import shared_path
+from conftest import shared_path, streamed
 
 HEAD = """<TEI xmlns="http://www.tei-c.org/ns/1.0"><teiHeader><fileDesc><titleStmt>
 <title>Volume</title></titleStmt><publicationStmt><p>x</p></publicationStmt>
@@ -85,18 +83,12 @@ def _doc(tmp_path: Path, xml: str) -> tuple[TeiDocument, Path]:
     return TeiDocument(loaded.document), path
 
 
-def _streamed(path: Path, options: TextOptions) -> str:
-    out = io.StringIO()
-    stream_text(path, out, options)
-    return out.getvalue()
-
-
 def test_each_division_is_followed_by_its_own_notes(tmp_path: Path) -> None:
     doc, path = _doc(tmp_path, VOLUME)
     options = TextOptions(width=0)
     # The chapter's own note follows the chapter, after its documents.
     assert to_text(doc, options) == EXPECTED
-    assert _streamed(path, options) == EXPECTED
+    assert streamed(path, options) == EXPECTED
 
 
 def test_notes_numbered_through_the_text_still_follow_it(tmp_path: Path) -> None:
@@ -109,7 +101,7 @@ def test_notes_numbered_through_the_text_still_follow_it(tmp_path: Path) -> None
         "Notes\n\n[1] On the chapter.\n\n[2] Source: A.\n\n[3] Second note of one.\n\n"
         "[4] Source: B.\n\n[5] Source: C.\n"
     )
-    assert _streamed(path, TextOptions(width=0)) == out
+    assert streamed(path, TextOptions(width=0)) == out
 
 
 @pytest.mark.parametrize("mode", ["inline", "omit"])
@@ -118,7 +110,7 @@ def test_other_note_modes_are_unchanged(tmp_path: Path, mode: str) -> None:
     options = TextOptions(width=0, notes=mode)  # type: ignore[arg-type]
     out = to_text(doc, options)
     assert "Notes" not in out
-    assert _streamed(path, options) == out
+    assert streamed(path, options) == out
 
 
 def test_a_division_rendered_inline_leaves_its_notes_to_the_end(tmp_path: Path) -> None:
@@ -131,7 +123,7 @@ def test_a_division_rendered_inline_leaves_its_notes_to_the_end(tmp_path: Path) 
         "[1] Source: C.\n"
     )
     assert out.count("Notes") == 2  # the chapter (a block still) has its own note after it
-    assert _streamed(path, options) == out
+    assert streamed(path, options) == out
 
 
 def test_restart_level() -> None:

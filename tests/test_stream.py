@@ -28,7 +28,7 @@ from teikit.loading import LoadOptions, load, parse_bytes
 from teikit.stream import stream_text
 from teikit.xmlutil import TEI_NS
 
-from conftest import FIXTURES, LETTER, shared_path
+from conftest import FIXTURES, LETTER, shared_path, streamed
 
 RULES = RenderRules.from_mapping(
     {
@@ -53,12 +53,6 @@ def _files() -> list[Path]:
     with contextlib.suppress(pytest.skip.Exception):
         found += sorted(shared_path("corpus").rglob("*.xml"))
     return found
-
-
-def streamed(path: Path, options: TextOptions) -> str:
-    out = io.StringIO()
-    stream_text(path, out, options)
-    return out.getvalue()
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
