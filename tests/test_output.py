@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from teikit.batch import BatchOptions, run_batch
+from teikit.cli import cli
 from teikit.convert import output_path
 from teikit.errors import OutputError, UsageError
 from teikit.output import ensure_folder, write_atomic
@@ -189,3 +191,52 @@ def test_a_batch_cmif_names_itself_where_it_is_written(tmp_path: Path) -> None:
     run_batch([LETTER], tmp_path / "out", BatchOptions(formats=("cmif",)))
     written = tmp_path / "out" / "letters.cmif.xml"
     assert f'<idno type="url">{written.resolve().as_uri()}</idno>' in written.read_text()
+
+
+def test_an_output_that_holds_the_text_already_is_left_as_it_was(tmp_path: Path) -> None:
+    """Every write made a new file, even of the same text: its time changed for the
+    tools that look at it (make, rsync), and on ext4 a run into the same folder again
+    cost a quarter more, each new file searched past those just replaced."""
+    target = tmp_path / "out" / "letter.txt"
+    assert write_atomic(target, "Dear Bob,\n") is True
+    target.chmod(0o640)
+    os.utime(target, (1_000_000_000, 1_000_000_000))
+    before = target.stat()
+    assert write_atomic(target, "Dear Bob,\n") is False
+    after = target.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    # The same length but other words, and other lengths, are written; the mode stays.
+    assert write_atomic(target, "Dear Ann,\n") is True
+    assert target.read_text() == "Dear Ann,\n"
+    assert target.stat().st_ino != before.st_ino
+    assert target.stat().st_mode & 0o777 == 0o640
+    assert write_atomic(target, "Dear Ann,") is True
+    assert target.read_bytes() == b"Dear Ann,"
+    assert write_atomic(target, "Dear Ann, Sr.\n") is True
+    assert target.read_text() == "Dear Ann, Sr.\n"
+    assert [p.name for p in target.parent.iterdir()] == ["letter.txt"]  # no temporary left
+
+
+def test_a_second_run_writes_only_what_changed(tmp_path: Path) -> None:
+    """A run into the folder of an earlier one rewrites the outputs whose text changed
+    and says how many it left; the others keep their files and times."""
+    one = _letter(tmp_path / "in" / "one.xml", "first words")
+    _letter(tmp_path / "in" / "two.xml", "second words")
+    out = tmp_path / "out"
+    options = BatchOptions(formats=("text", "html"))
+    first = run_batch([tmp_path / "in"], out, options)
+    assert len(first.written) == 5 and first.unchanged == ()
+    times = {p: p.stat().st_mtime_ns for p in first.written}
+    again = run_batch([tmp_path / "in"], out, options)
+    assert sorted(again.unchanged) == sorted(again.written) == sorted(first.written)
+    assert {p: p.stat().st_mtime_ns for p in again.written} == times
+    _letter(one, "first words, revised")
+    third = run_batch([tmp_path / "in"], out, options)
+    changed = sorted(set(third.written) - set(third.unchanged))
+    assert changed == [out / "one.html", out / "one.txt"]
+    assert (out / "one.txt").read_text().strip() == "first words, revised"
+    said = CliRunner().invoke(
+        cli, ["convert", str(tmp_path / "in"), "-o", str(out), "--to", "text"]
+    )
+    assert said.exit_code == 0
+    assert said.stderr.strip().endswith(f"wrote 0 file(s) to {out}; 2 already up to date")

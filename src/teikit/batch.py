@@ -78,10 +78,13 @@ class BatchOptions:
 
 @dataclass(frozen=True, slots=True)
 class BatchResult:
-    """One result per input file (input order) and every file written."""
+    """One result per input file (input order) and every output of the run, in place;
+    ``unchanged`` lists those among them that already held what the run would write, and
+    were left as they were (see :func:`teikit.output.write_atomic`)."""
 
     run: Run
     written: tuple[Path, ...]
+    unchanged: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +93,8 @@ class _Done:
     written: tuple[Path, ...] = ()
     title: str | None = None
     failed: bool = False
+    #: those of ``written`` that were there already, unchanged
+    unchanged: tuple[Path, ...] = ()
 
 
 def _pairs(
@@ -193,6 +198,7 @@ def _one(
         diags.extend(id_findings(doc))
     tei_doc = TeiDocument(doc)
     written: list[Path] = []
+    unchanged: list[Path] = []
     failed = False
     for fmt in options.formats:
         if fmt == "cmif":
@@ -200,7 +206,8 @@ def _one(
         try:
             text = convert_document(tei_doc, fmt, options.convert)
             target = _target(out, rels[path], fmt)
-            write_output(target, text, protect=inputs, real=_output_paths(run))
+            if not write_output(target, text, protect=inputs, real=_output_paths(run)):
+                unchanged.append(target)
             written.append(target)
         except OutputError as exc:
             failed = True
@@ -220,7 +227,13 @@ def _one(
                 )
             )
     title = tei_doc.title if str(doc.root.tag).startswith(f"{{{TEI_NS}}}") else None
-    return _Done(FileResult(doc.display, tuple(sorted(diags))), tuple(written), title, failed)
+    return _Done(
+        FileResult(doc.display, tuple(sorted(diags))),
+        tuple(written),
+        title,
+        failed,
+        tuple(unchanged),
+    )
 
 
 @functools.lru_cache(maxsize=1)
@@ -301,12 +314,14 @@ def run_batch(
     except Interrupted:
         remove_stale_temporaries(targets)  # what a worker killed mid-write left
         raise
-    written = [w for d in done for w in d.written]
+    placed = _Placed([w for d in done for w in d.written], [u for d in done for u in d.unchanged])
     try:
-        results = _finish(done, pairs, out, options, inputs, written)
+        results = _finish(done, pairs, out, options, inputs, placed)
     except KeyboardInterrupt as exc:
         signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
-        raise Interrupted(signum, done=len(files), total=len(files), written=len(written)) from exc
+        raise Interrupted(
+            signum, done=len(files), total=len(files), written=len(placed.paths)
+        ) from exc
     finally:
         # A worker that died (killed outright) may have left a temporary file, and so
         # may an earlier run that was killed: none survives a run.
@@ -326,7 +341,20 @@ def run_batch(
         for r in results
     ]
     summary = Summary.of(kept, time.perf_counter() - started, threshold)
-    return BatchResult(Run(tuple(kept), summary), tuple(written))
+    return BatchResult(Run(tuple(kept), summary), tuple(placed.paths), tuple(placed.unchanged))
+
+
+@dataclass(slots=True)
+class _Placed:
+    """The run's outputs in place so far, and those of them left as they were."""
+
+    paths: list[Path]
+    unchanged: list[Path]
+
+    def add(self, path: Path, changed: bool) -> None:
+        self.paths.append(path)
+        if not changed:
+            self.unchanged.append(path)
 
 
 def _finish(
@@ -335,13 +363,13 @@ def _finish(
     out: Path,
     options: BatchOptions,
     inputs: frozenset[Path],
-    written: list[Path],
+    placed: _Placed,
 ) -> list[FileResult]:
-    """Write what needs the whole run (CMIF, the index); ``written`` grows as they are."""
+    """Write what needs the whole run (CMIF, the index); ``placed`` grows as they are."""
     results = [d.result for d in done]
     if "cmif" in options.formats:
         files = [p for p, _ in pairs]
-        extra = _write_cmif(files, out, options, inputs, written)
+        extra = _write_cmif(files, out, options, inputs, placed)
         results = _merge(results, extra)
     pages = [
         (d.title or d.result.path, _target(out, rel, "html"))
@@ -351,8 +379,7 @@ def _finish(
     if "html" in options.formats and options.index and pages:
         index = out / "index.html"
         with holding_signals():  # in place and counted, or neither
-            write_atomic(index, _index_page(pages, out), protect=inputs)
-            written.append(index)
+            placed.add(index, write_atomic(index, _index_page(pages, out), protect=inputs))
     return results
 
 
@@ -361,7 +388,7 @@ def _write_cmif(
     out: Path,
     options: BatchOptions,
     inputs: frozenset[Path],
-    written: list[Path],
+    placed: _Placed,
 ) -> dict[str, list[Diagnostic]]:
     docs: list[TeiDocument] = []
     for file in files:
@@ -391,8 +418,7 @@ def _write_cmif(
     if result.letters:
         target = out / CMIF_NAME
         with holding_signals():
-            write_atomic(target, result.xml, protect=inputs)
-            written.append(target)
+            placed.add(target, write_atomic(target, result.xml, protect=inputs))
     return notes
 
 

@@ -20,7 +20,7 @@ from typing import Any, TextIO, TypeVar
 
 import click
 
-from teikit.batch import BatchOptions, run_batch
+from teikit.batch import BatchOptions, BatchResult, run_batch
 from teikit.build import BuildOptions, build
 from teikit.convert import (
     BUILTIN_NAMES,
@@ -53,7 +53,7 @@ from teikit.parallel import DaskExecutor, Executor, progress_for
 from teikit.report import AUTO, REPORTERS, resolve_format
 from teikit.runner import XML_SUFFIXES, Run, ValidateOptions, validate, validate_stream
 from teikit.schemas import ResolveOptions, fetch_schema, find_config
-from teikit.split import split
+from teikit.split import SplitResult, split
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -293,6 +293,14 @@ def _discard_stdout() -> None:
     os.close(devnull)
 
 
+def _wrote(result: BatchResult | SplitResult, out: object) -> str:
+    """The run's last line: outputs written, and those already up to date (left as they
+    were, their times kept)."""
+    same = len(result.unchanged)
+    line = f"wrote {len(result.written) - same} file(s) to {out}"
+    return f"{line}; {same} already up to date" if same else line
+
+
 def _report(run: Run, fmt: str) -> str:
     """Write the report; returns the format actually used (``auto`` resolved)."""
     fmt = resolve_format(fmt, os.environ)
@@ -483,7 +491,7 @@ def convert_cmd(
         raise click.UsageError(f"{what} needs -o OUTPUT_FOLDER")
     batch = run_batch(inputs, output, BatchOptions(formats=formats, convert=options, jobs=jobs))
     REPORTERS["human"](batch.run, sys.stderr, False)
-    click.echo(f"wrote {len(batch.written)} file(s) to {output}", err=True)
+    click.echo(_wrote(batch, output), err=True)
     sys.exit(EXIT_OK if batch.run.ok else EXIT_FINDINGS)
 
 
@@ -518,7 +526,7 @@ def build_cmd(
     options = BuildOptions(formats=formats or ("text", "html"), validate=_validate_options(flags))
     result = build(paths, out_dir, options)
     if _report(result.run, fmt) == "human":
-        click.echo(f"wrote {len(result.written)} file(s) to {out_dir}")
+        click.echo(_wrote(result, out_dir))
     sys.exit(EXIT_OK if result.run.ok else EXIT_FINDINGS)
 
 
@@ -618,7 +626,7 @@ def split_cmd(volume: Path, by: str, out_dir: Path, **flags: Any) -> None:
     and those that must stay outside point into the volume from the output folder.
     """
     result = split(volume, out_dir, by=by, load_options=_load_options(flags))
-    click.echo(f"wrote {len(result.written)} file(s) to {out_dir}")
+    click.echo(_wrote(result, out_dir))
     if result.external_pointers:
         click.echo(
             f"{result.external_pointers} pointer(s) in {len(result.diagnostics)} file(s) lead "

@@ -711,23 +711,26 @@ def write_output(
     *,
     protect: tuple[Path, ...] | frozenset[Path] = (),
     real: Callable[[Path], str] = os.path.realpath,
-) -> None:
-    """:func:`teikit.output.write_atomic` for work functions run through :func:`map_files`.
+) -> bool:
+    """:func:`teikit.output.write_atomic` for work functions run through :func:`map_files`;
+    False when the output was already there, unchanged.
 
     On a Dask worker that was sent its files' bytes, the output goes back to the client,
-    which writes it as the batch's results arrive; ``protect`` is checked here, on the
-    client's paths (without resolving links, which live on the client's machine).
+    which writes it as the batch's results arrive (True: it is not known here whether it
+    changed); ``protect`` is checked here, on the client's paths (without resolving
+    links, which live on the client's machine).
     """
     shipment = _SHIPMENT.get()
     if shipment is None:
-        with holding_signals():  # written and counted, or neither
-            write_atomic(path, text, protect=protect, real=real)
+        with holding_signals():  # in place and counted, or neither
+            changed = write_atomic(path, text, protect=protect, real=real)
             _count_output()
-        return
+        return changed
     target = _on_client(path, shipment.cwd)
     if any(_on_client(p, shipment.cwd) == target for p in protect):
         raise UsageError(f"{path}: refusing to overwrite an input file")
     shipment.outputs.append((path, text))
+    return True
 
 
 def _count_output() -> None:

@@ -67,6 +67,8 @@ class SplitResult:
     written: tuple[Path, ...]
     diagnostics: tuple[Diagnostic, ...]
     external_pointers: int = 0
+    #: those of ``written`` that already held what a split writes, left as they were
+    unchanged: tuple[Path, ...] = ()
 
 
 def units_of(doc: TeiDocument, by: str) -> list[etree._Element]:
@@ -120,6 +122,7 @@ def split(
     out = Path(out_dir)
     vol = _Volume(doc, names, unit_of_id, source, out)
     written: list[Path] = []
+    unchanged: list[Path] = []
     diags: list[Diagnostic] = []
     external_count = 0
     when = (today or dt.date.today()).isoformat()
@@ -127,14 +130,15 @@ def split(
         tree, external = _standalone(vol, unit, i, when)
         target = out / names[id(unit)]
         text = etree.tostring(tree, xml_declaration=True, encoding="UTF-8").decode("utf-8")
-        write_atomic(target, text + "\n", protect=(source,))
+        if not write_atomic(target, text + "\n", protect=(source,)):
+            unchanged.append(target)
         written.append(target)
         if external:
             external_count += len(external)
             diags.append(
                 Diagnostic(str(target), 0, 0, Severity.INFO, "split.pointer", _note(external, vol))
             )
-    return SplitResult(tuple(written), tuple(diags), external_count)
+    return SplitResult(tuple(written), tuple(diags), external_count, tuple(unchanged))
 
 
 _FILE_UNSAFE = re.compile(r"[^\w.-]+")
