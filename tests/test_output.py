@@ -196,7 +196,7 @@ def test_a_batch_cmif_names_itself_where_it_is_written(tmp_path: Path) -> None:
 def test_an_output_that_holds_the_text_already_is_left_as_it_was(tmp_path: Path) -> None:
     """Every write made a new file, even of the same text: its time changed for the
     tools that look at it (make, rsync), and on ext4 a run into the same folder again
-    cost a quarter more, each new file searched past those just replaced."""
+    cost a fifth more, each new file searched past those just replaced."""
     target = tmp_path / "out" / "letter.txt"
     assert write_atomic(target, "Dear Bob,\n") is True
     target.chmod(0o640)

@@ -205,7 +205,7 @@ def write_atomic(
     the tools that look at it (make, rsync, a site's deploy step). It also spares the
     file system a new file: on ext4, a file made soon after many others were removed or
     replaced (a second run into the same folder) costs a search past each of them, which
-    made such a run of the corpus a quarter slower.
+    made such a run of the corpus a fifth slower.
 
     ``protect`` lists inputs that must never be overwritten (``-o`` pointing at the
     source). A frozenset is taken to hold resolved paths already (batch runs pass one, so
