@@ -244,7 +244,7 @@ def timed(command: list[str]) -> tuple[float, float]:
     """Wall seconds and peak MB of one run of ``command``."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.perf_counter()
-    subprocess.run(command, capture_output=True, check=False, env=ENV)
+    subprocess.run(command, capture_output=True, check=True, env=ENV)  # a failed run is no figure
     seconds = time.perf_counter() - start
     return seconds, max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
 
@@ -305,10 +305,10 @@ def main() -> None:
 
     scratch = Scratch()
     try:
-        _rows(files, rows, runs, scratch)
+        target = _rows(files, rows, runs, scratch)
     finally:
         scratch.remove()
-    _table(files, rows, args.repeat)
+    _table(files, rows, target, args.repeat)
 
 
 def _rows(
@@ -316,8 +316,9 @@ def _rows(
     rows: list[tuple[str, list[float], float, str]],
     runs: Callable[..., tuple[list[float], float]],
     scratch: Scratch,
-) -> None:
-    """Every row, in the table's order; the commands write into ``scratch``."""
+) -> tuple[str, list[float], float, str]:
+    """Every row, in the table's order (the commands write into ``scratch``); returns the
+    row the target is about: ``--jobs 2`` into a new folder."""
 
     floors, rss = runs(in_process, files, "parse")
     rows.append(("bare lxml parse (the floor)", floors, rss, "hardened parser, no conversion"))
@@ -356,26 +357,30 @@ def _rows(
     for jobs in (1, 2):
         times, rss = runs(lambda jobs=jobs: cli(jobs, scratch.fresh()))
         rows.append((f"{command} {jobs}", times, rss, "into a new folder; start-up and writing"))
-    target = rows[-1]  # the row the target is about: a run into a new folder
+    target = rows[-1]
     times, rss = runs(after_removal, scratch)
-    rows.append((f"{command} 2, just after 391 files were removed", times, rss, "ext4's cost"))
+    label = f"{command} 2, just after the last run's outputs were removed"
+    rows.append((label, times, rss, "ext4's cost"))
     again = scratch.fresh()
     cli(2, again)
     times, rss = runs(cli, 2, again)
     rows.append((f"{command} 2, into the same folder again", times, rss, "outputs unchanged"))
-    rows.append(target)
+    return target
 
 
-def _table(files: list[Path], rows: list[tuple[str, list[float], float, str]], repeat: int) -> None:
-    """The table; the last row is the one the target is about, printed once, in its place."""
-    *shown, target = rows
+def _table(
+    files: list[Path],
+    rows: list[tuple[str, list[float], float, str]],
+    target: tuple[str, list[float], float, str],
+    repeat: int,
+) -> None:
     floor = min(rows[0][1])
     size = sum(f.stat().st_size for f in files) / 1e6
     cores = os.cpu_count()
     print(f"{len(files)} TEI files, {size:.1f} MB, {cores} cores; {repeat} runs each\n")
     print("| run | best s | median s | × floor (best) | peak MB | note |")
     print("|---|---|---|---|---|---|")
-    for label, times, rss, note in shown:
+    for label, times, rss, note in rows:
         best, median = min(times), statistics.median(times)
         print(f"| {label} | {best:.2f} | {median:.2f} | {best / floor:.1f} | {rss:.0f} | {note} |")
     for label, seconds in (("HTML (XSLT 2, Saxon)", "39"), ("text", "2.8")):
