@@ -37,6 +37,7 @@ from teikit.info import classify
 from teikit.loading import display_name, load
 from teikit.output import (
     Interrupted,
+    Placed,
     ensure_folder,
     holding_signals,
     remove_stale_temporaries,
@@ -197,8 +198,7 @@ def _one(
         diags.extend(check_loaded(doc, options.validate))
         diags.extend(id_findings(doc))
     tei_doc = TeiDocument(doc)
-    written: list[Path] = []
-    unchanged: list[Path] = []
+    placed = Placed()
     failed = False
     for fmt in options.formats:
         if fmt == "cmif":
@@ -206,9 +206,7 @@ def _one(
         try:
             text = convert_document(tei_doc, fmt, options.convert)
             target = _target(out, rels[path], fmt)
-            if not write_output(target, text, protect=inputs, real=_output_paths(run)):
-                unchanged.append(target)
-            written.append(target)
+            placed.add(target, write_output(target, text, protect=inputs, real=_output_paths(run)))
         except OutputError as exc:
             failed = True
             diags.append(
@@ -229,10 +227,10 @@ def _one(
     title = tei_doc.title if str(doc.root.tag).startswith(f"{{{TEI_NS}}}") else None
     return _Done(
         FileResult(doc.display, tuple(sorted(diags))),
-        tuple(written),
+        tuple(placed.paths),
         title,
         failed,
-        tuple(unchanged),
+        tuple(placed.unchanged),
     )
 
 
@@ -314,7 +312,7 @@ def run_batch(
     except Interrupted:
         remove_stale_temporaries(targets)  # what a worker killed mid-write left
         raise
-    placed = _Placed([w for d in done for w in d.written], [u for d in done for u in d.unchanged])
+    placed = Placed([w for d in done for w in d.written], [u for d in done for u in d.unchanged])
     try:
         results = _finish(done, pairs, out, options, inputs, placed)
     except KeyboardInterrupt as exc:
@@ -344,26 +342,13 @@ def run_batch(
     return BatchResult(Run(tuple(kept), summary), tuple(placed.paths), tuple(placed.unchanged))
 
 
-@dataclass(slots=True)
-class _Placed:
-    """The run's outputs in place so far, and those of them left as they were."""
-
-    paths: list[Path]
-    unchanged: list[Path]
-
-    def add(self, path: Path, changed: bool) -> None:
-        self.paths.append(path)
-        if not changed:
-            self.unchanged.append(path)
-
-
 def _finish(
     done: list[_Done],
     pairs: list[tuple[Path, Path]],
     out: Path,
     options: BatchOptions,
     inputs: frozenset[Path],
-    placed: _Placed,
+    placed: Placed,
 ) -> list[FileResult]:
     """Write what needs the whole run (CMIF, the index); ``placed`` grows as they are."""
     results = [d.result for d in done]
@@ -388,7 +373,7 @@ def _write_cmif(
     out: Path,
     options: BatchOptions,
     inputs: frozenset[Path],
-    placed: _Placed,
+    placed: Placed,
 ) -> dict[str, list[Diagnostic]]:
     docs: list[TeiDocument] = []
     for file in files:

@@ -25,6 +25,7 @@ import stat
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
@@ -253,6 +254,20 @@ def write_atomic(
     return True
 
 
+@dataclass(slots=True)
+class Placed:
+    """Outputs put in place, and those of them :func:`write_atomic` left as they were."""
+
+    paths: list[Path] = field(default_factory=list)
+    unchanged: list[Path] = field(default_factory=list)
+
+    def add(self, path: Path, changed: bool) -> None:
+        """``path`` is in place; ``changed``: what writing it returned."""
+        self.paths.append(path)
+        if not changed:
+            self.unchanged.append(path)
+
+
 def _holds(target: Path, there: os.stat_result, data: bytes) -> bool:
     """Whether the regular file ``target`` (``there`` is its stat) holds ``data``; a
     file that cannot be read is taken to differ (writing it says what is wrong)."""
@@ -340,6 +355,7 @@ def remove_stale_temporaries(targets: Iterable[Path]) -> int:
 __all__ = [
     "STOP_SIGNALS",
     "Interrupted",
+    "Placed",
     "check_signals",
     "ensure_folder",
     "holding_signals",

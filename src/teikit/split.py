@@ -29,7 +29,7 @@ from teikit.diagnostics import Diagnostic, Severity
 from teikit.document import TeiDocument, normalise_space
 from teikit.errors import InputError, UsageError
 from teikit.loading import LoadOptions, load
-from teikit.output import write_atomic
+from teikit.output import Placed, write_atomic
 from teikit.xmlutil import TEI_NS, XML_ID, tei
 
 #: Attributes whose ``#id`` tokens are pointers that may need rewriting.
@@ -121,8 +121,7 @@ def split(
                 unit_of_id[ident] = unit
     out = Path(out_dir)
     vol = _Volume(doc, names, unit_of_id, source, out)
-    written: list[Path] = []
-    unchanged: list[Path] = []
+    placed = Placed()
     diags: list[Diagnostic] = []
     external_count = 0
     when = (today or dt.date.today()).isoformat()
@@ -130,15 +129,13 @@ def split(
         tree, external = _standalone(vol, unit, i, when)
         target = out / names[id(unit)]
         text = etree.tostring(tree, xml_declaration=True, encoding="UTF-8").decode("utf-8")
-        if not write_atomic(target, text + "\n", protect=(source,)):
-            unchanged.append(target)
-        written.append(target)
+        placed.add(target, write_atomic(target, text + "\n", protect=(source,)))
         if external:
             external_count += len(external)
             diags.append(
                 Diagnostic(str(target), 0, 0, Severity.INFO, "split.pointer", _note(external, vol))
             )
-    return SplitResult(tuple(written), tuple(diags), external_count, tuple(unchanged))
+    return SplitResult(tuple(placed.paths), tuple(diags), external_count, tuple(placed.unchanged))
 
 
 _FILE_UNSAFE = re.compile(r"[^\w.-]+")
