@@ -46,11 +46,7 @@ def load(path: str | os.PathLike[str], options: LoadOptions | None = None) -> Te
     A file that cannot be parsed raises :class:`InputError` naming the file, line and
     problem; use :func:`load_file` to get the diagnostics as values instead.
     """
-    loaded = load_file(path, options or LoadOptions())
-    if loaded.document is None:
-        first = loaded.diagnostics[0]
-        raise InputError(f"{first.location()}: {first.message}")
-    return TeiDocument(loaded.document)
+    return TeiDocument(load_file(path, options or LoadOptions()).require())
 
 
 __all__ = [

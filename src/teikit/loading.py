@@ -37,6 +37,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 from lxml import etree
 
 from teikit.diagnostics import Diagnostic, Severity
+from teikit.errors import InputError
 
 if TYPE_CHECKING:
     from lxml.etree import ParserTarget
@@ -125,6 +126,14 @@ class LoadResult:
 
     document: Document | None
     diagnostics: tuple[Diagnostic, ...] = ()
+
+    def require(self) -> Document:
+        """The document; for callers that raise instead of reporting, an
+        :class:`InputError` naming the file, line and problem when there is none."""
+        if self.document is None:
+            first = self.diagnostics[0]
+            raise InputError(f"{first.location()}: {first.message}")
+        return self.document
 
 
 # --- the gate every external request goes through ----------------------------------------

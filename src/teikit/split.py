@@ -90,11 +90,7 @@ def split(
 ) -> SplitResult:
     """Write one standalone TEI file per ``div[@type=by]`` of ``volume`` into ``out_dir``."""
     source = Path(volume)
-    loaded = load(source, load_options or LoadOptions())
-    if loaded.document is None:
-        first = loaded.diagnostics[0]
-        raise InputError(f"{first.location()}: {first.message}")
-    doc = TeiDocument(loaded.document)
+    doc = TeiDocument(load(source, load_options or LoadOptions()).require())
     if doc.root.tag != tei("TEI"):
         raise InputError(f"{doc.display}: the root is not <TEI>; nothing to split")
     units = units_of(doc, by)

@@ -191,11 +191,7 @@ class _NeedsTree(Exception):
 
 
 def _from_tree(path: Path, shown: str, options: TextOptions, load: LoadOptions) -> str:
-    loaded = load_file(path, load)
-    if loaded.document is None:
-        first = loaded.diagnostics[0]
-        raise InputError(f"{first.location()}: {first.message}")
-    return to_text(TeiDocument(loaded.document), options)
+    return to_text(TeiDocument(load_file(path, load).require()), options)
 
 
 def _markup_entities(root: etree._Element) -> bool:

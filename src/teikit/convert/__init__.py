@@ -15,7 +15,7 @@ from teikit.convert.markdown import MarkdownOptions, to_markdown
 from teikit.convert.rules import RenderRules
 from teikit.convert.text import NotesMode, TextOptions, to_text
 from teikit.document import TeiDocument
-from teikit.errors import InputError, UsageError
+from teikit.errors import UsageError
 from teikit.loading import LoadOptions, load, load_stream
 
 
@@ -167,11 +167,7 @@ def convert(
     path: str | os.PathLike[str], to: str, options: ConvertOptions = ConvertOptions()
 ) -> str:
     """Load ``path`` safely and render it; a file that cannot be parsed raises InputError."""
-    loaded = load(path, options.load)
-    if loaded.document is None:
-        first = loaded.diagnostics[0]
-        raise InputError(f"{first.location()}: {first.message}")
-    return convert_document(TeiDocument(loaded.document), to, options)
+    return convert_document(TeiDocument(load(path, options.load).require()), to, options)
 
 
 def convert_stream(
@@ -184,10 +180,7 @@ def convert_stream(
     """:func:`convert` for the document ``stream`` holds (standard input), read as the
     file ``name`` (see :func:`teikit.loading.load_stream`)."""
     loaded = load_stream(stream, options.load, name=name)
-    if loaded.document is None:
-        first = loaded.diagnostics[0]
-        raise InputError(f"{first.location()}: {first.message}")
-    return convert_document(TeiDocument(loaded.document), to, options)
+    return convert_document(TeiDocument(loaded.require()), to, options)
 
 
 def output_path(source: str | os.PathLike[str], to: str, output: str | os.PathLike[str]) -> Path:
