@@ -1147,6 +1147,17 @@ _SAXON_AT = re.compile(r"on line (\d+)")
 _SAXON_REASON = re.compile(r":\s*\n\s*(\S.*)", re.DOTALL)
 
 
+def _compile_sheet(processor: Any, text: str, path: Path, *, numbered: bool = False) -> Any:
+    """Saxon's executable for the generated stylesheet ``text``, whose base is the schema's
+    ``path``; with its lines numbered when a compile error is to be located."""
+    builder = processor.new_document_builder()
+    if numbered:
+        builder.set_line_numbering(True)
+    builder.set_base_uri(path.resolve().as_uri())
+    node = builder.parse_xml(xml_text=text, encoding="UTF-8")
+    return processor.new_xslt30_processor().compile_stylesheet(stylesheet_node=node)
+
+
 def _compile_error_source(
     sheet: etree._Element, generator: _Generator, processor: Any, path: Path, where: str
 ) -> str | None:
@@ -1158,12 +1169,8 @@ def _compile_error_source(
     None when Saxon names no line that does.
     """
     text = etree.tostring(sheet, pretty_print=True, encoding="unicode")
-    builder = processor.new_document_builder()
-    builder.set_line_numbering(True)
-    builder.set_base_uri(path.resolve().as_uri())
     try:
-        node = builder.parse_xml(xml_text=text, encoding="UTF-8")
-        processor.new_xslt30_processor().compile_stylesheet(stylesheet_node=node)
+        _compile_sheet(processor, text, path, numbered=True)
     except Exception as exc:  # PySaxonApiError, as the first time
         message = str(exc)
     else:
@@ -1227,11 +1234,8 @@ def compile_schematron(
     xslt = etree.tostring(sheet, encoding="unicode")
     with _saxon_quiet():
         processor = _processor()
-        builder = processor.new_document_builder()
-        builder.set_base_uri(path.resolve().as_uri())
         try:
-            node = builder.parse_xml(xml_text=xslt, encoding="UTF-8")
-            executable = processor.new_xslt30_processor().compile_stylesheet(stylesheet_node=node)
+            executable = _compile_sheet(processor, xslt, path)
         except Exception as exc:  # PySaxonApiError
             located = _compile_error_source(sheet, generator, processor, path, where)
             raise SchemaError(
